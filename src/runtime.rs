@@ -2,9 +2,16 @@
 
 use crate::config::{Built, ServerBuilder};
 use crate::game::Game;
-use crate::stats::Stats;
-use crate::Error;
+use crate::io::{IoShared, IoThread, bind_all};
+use crate::stats::{Counters, Registry, Stats};
+use crate::worker::{IoLink, Worker, WorkerConfig};
+use crate::{Error, affinity};
+use crate::shard::ToWorker;
+use crossbeam_channel::unbounded;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 
 /// Entry point: `Server::builder()…game::<G>().build()?.start()?`.
 #[derive(Debug)]
@@ -23,14 +30,124 @@ impl<G: Game> Built<G> {
     /// # Errors
     /// [`Error::Io`] if a socket cannot be bound or a thread cannot be spawned.
     pub fn start(self) -> Result<ServerHandle, Error> {
-        todo!()
+        let (listeners, addrs) = bind_all(&self.addrs, self.io_threads)?;
+        let mut registry = Registry::default();
+        let io_counters: Vec<Arc<Counters>> =
+            (0..self.io_threads).map(|_| Arc::new(Counters::default())).collect();
+        let worker_counters: Vec<Arc<Counters>> =
+            (0..self.workers).map(|_| Arc::new(Counters::default())).collect();
+        registry.threads.extend(io_counters.iter().cloned());
+        registry.threads.extend(worker_counters.iter().cloned());
+
+        let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) = (0..self.workers).map(|_| unbounded()).unzip();
+        let (io_txs, io_rxs): (Vec<_>, Vec<_>) = (0..self.io_threads).map(|_| unbounded()).unzip();
+        let jwks = serde_json::json!({"keys": self.signer.public_jwk().into_iter().collect::<Vec<_>>()});
+        let shared = Arc::new(IoShared {
+            verifier: Arc::clone(&self.verifier),
+            limits: self.limits.clone(),
+            workers: worker_txs.clone(),
+            http_handler: self.http_handler.clone(),
+            registry: registry.clone(),
+            jwks: jwks.to_string().into_bytes(),
+            open: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+
+        let mut io_threads = Vec::new();
+        let mut wakers = Vec::new();
+        for (i, (ls, rx)) in listeners.into_iter().zip(io_rxs).enumerate() {
+            let (t, waker) = IoThread::new(i as u16, ls, rx, Arc::clone(&shared), Arc::clone(&io_counters[i]))?;
+            io_threads.push(t);
+            wakers.push(waker);
+        }
+        let links: Vec<IoLink> = io_txs
+            .into_iter()
+            .zip(&wakers)
+            .map(|(tx, w)| IoLink { tx, waker: Arc::clone(w) })
+            .collect();
+        let config = Arc::new(WorkerConfig {
+            signer: Arc::clone(&self.signer),
+            result_issuer: self.result_issuer.clone(),
+            result_ttl: self.result_ttl,
+            archive_ttl: self.archive_ttl,
+            tick_interval: self.tick_interval,
+        });
+        let core_for = |n: usize| self.cores.as_ref().map(|c| c[n % c.len()]);
+
+        let mut worker_handles = Vec::new();
+        for (i, rx) in worker_rxs.into_iter().enumerate() {
+            let worker = Worker::<G>::new(rx, links.clone(), Arc::clone(&config), Arc::clone(&worker_counters[i]));
+            let core = core_for(self.io_threads + i);
+            let h = std::thread::Builder::new()
+                .name(format!("jgs-worker-{i}"))
+                .spawn(move || {
+                    if let Some(c) = core {
+                        affinity::pin_current_thread(c);
+                    }
+                    worker.run();
+                })?;
+            worker_handles.push(h);
+        }
+        drop(links);
+        let mut io_handles = Vec::new();
+        for (i, t) in io_threads.into_iter().enumerate() {
+            let core = core_for(i);
+            let h = std::thread::Builder::new()
+                .name(format!("jgs-io-{i}"))
+                .spawn(move || {
+                    if let Some(c) = core {
+                        affinity::pin_current_thread(c);
+                    }
+                    t.run();
+                })?;
+            io_handles.push(h);
+        }
+        let io_shared = Arc::clone(&shared);
+        Ok(ServerHandle {
+            addrs,
+            registry,
+            jwks,
+            inner: Some(Inner {
+                // Workers first: they end their sessions and send their last batches to the
+                // I/O threads, which then close what is left with 1001.
+                stop_workers: Box::new(move || {
+                    for tx in &worker_txs {
+                        let _ = tx.send(vec![ToWorker::Shutdown]);
+                    }
+                }),
+                stop_io: Box::new(move || io_shared.stop.store(true, Ordering::Release)),
+                wakers,
+                workers: worker_handles,
+                io: io_handles,
+            }),
+        })
     }
 }
 
+type Callback = Box<dyn Fn() + Send + Sync>;
+
+struct Inner {
+    stop_workers: Callback,
+    stop_io: Callback,
+    wakers: Vec<Arc<mio::Waker>>,
+    workers: Vec<JoinHandle<()>>,
+    io: Vec<JoinHandle<()>>,
+}
+
 /// A running server. Dropping it does not stop the server; call [`ServerHandle::shutdown`].
-#[derive(Debug)]
 pub struct ServerHandle {
     addrs: Vec<SocketAddr>,
+    registry: Registry,
+    jwks: serde_json::Value,
+    inner: Option<Inner>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerHandle {
@@ -46,25 +163,41 @@ impl ServerHandle {
 
     /// A snapshot of the counters of every thread, merged.
     pub fn stats(&self) -> Stats {
-        todo!()
+        self.registry.snapshot()
     }
 
     /// The public JWKS that verifies this server's result tokens (also served at
     /// `/.well-known/jwks.json`).
     pub fn result_jwks(&self) -> serde_json::Value {
-        todo!()
+        self.jwks.clone()
     }
 
     /// Graceful shutdown: ends every live session with the result `{"reason":"shutdown"}`
     /// (each participant receives its result token), closes every socket with 1001 and joins
     /// all threads.
-    pub fn shutdown(self) {
-        todo!()
+    pub fn shutdown(mut self) {
+        let Some(inner) = self.inner.take() else { return };
+        (inner.stop_workers)();
+        for h in inner.workers {
+            let _ = h.join();
+        }
+        (inner.stop_io)();
+        for w in &inner.wakers {
+            let _ = w.wake();
+        }
+        for h in inner.io {
+            let _ = h.join();
+        }
     }
 
-    /// Blocks until the server stops (after [`ServerHandle::shutdown`] from another thread, or
-    /// forever).
-    pub fn wait(self) {
-        todo!()
+    /// Blocks until the server's threads end (they run until shutdown).
+    pub fn wait(mut self) {
+        let Some(inner) = self.inner.take() else { return };
+        for h in inner.io {
+            let _ = h.join();
+        }
+        for h in inner.workers {
+            let _ = h.join();
+        }
     }
 }

@@ -1,0 +1,427 @@
+//! THIN: the I/O threads. One mio `Poll` per thread, its own `SO_REUSEPORT` listeners, its
+//! connections in a `Slab` indexed by `mio::Token`, one `Waker` for the workers.
+//!
+//! Per loop iteration: poll; accept and read every ready socket (HTTP → route → upgrade →
+//! verify → join; WebSocket frames → worker); apply the workers' batches (send, close); flush
+//! each written socket once; hand each worker its batch; expire deadlines.
+
+mod conn;
+mod listener;
+mod stream;
+mod upgrade;
+mod websocket;
+
+pub(crate) use listener::bind_all;
+
+use crate::config::Limits;
+use crate::http::HttpHandler;
+use crate::jwt::Verifier;
+use crate::shard::{ConnId, ToIo, ToWorker};
+use crate::stats::{Counters, Registry};
+use conn::{Conn, State};
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use stream::Stream;
+
+const WAKER: Token = Token(usize::MAX);
+const LISTENER_BASE: usize = usize::MAX - 1024;
+
+/// Close code and reason when the keepalive ping goes unanswered.
+pub(crate) const IDLE_TIMEOUT: (u16, &str) = (4003, "idle_timeout");
+/// How long a closing connection may wait for the peer's close frame.
+const CLOSE_GRACE_MS: u64 = 3000;
+
+/// What every I/O thread shares (read-only after start).
+pub(crate) struct IoShared<C> {
+    pub(crate) verifier: Arc<Verifier<C>>,
+    pub(crate) limits: Limits,
+    pub(crate) workers: Vec<Sender<Vec<ToWorker<C>>>>,
+    pub(crate) http_handler: Option<Arc<dyn HttpHandler>>,
+    pub(crate) registry: Registry,
+    pub(crate) jwks: Vec<u8>,
+    pub(crate) open: AtomicUsize,
+    pub(crate) stop: AtomicBool,
+}
+
+/// One I/O thread.
+pub(crate) struct IoThread<C> {
+    index: u16,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    conns: Slab<Conn>,
+    next_generation: u32,
+    rx: Receiver<Vec<ToIo>>,
+    shared: Arc<IoShared<C>>,
+    counters: Arc<Counters>,
+    to_workers: Vec<Vec<ToWorker<C>>>,
+    dirty: Vec<usize>,
+    pending_reads: Vec<usize>,
+    handshake_deadlines: VecDeque<(u64, usize, u32)>,
+    auth_deadlines: VecDeque<(u64, usize, u32)>,
+    close_deadlines: VecDeque<(u64, usize, u32)>,
+    epoch: Instant,
+    now_ms: u64,
+    next_keepalive_ms: u64,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
+    /// A new I/O thread (not yet running) with its poll and waker.
+    pub(crate) fn new(
+        index: u16,
+        listeners: Vec<TcpListener>,
+        rx: Receiver<Vec<ToIo>>,
+        shared: Arc<IoShared<C>>,
+        counters: Arc<Counters>,
+    ) -> io::Result<(Self, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listeners = listeners;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        }
+        let n_workers = shared.workers.len();
+        let keepalive = ms(shared.limits.ping_interval);
+        Ok((
+            Self {
+                index,
+                poll,
+                listeners,
+                conns: Slab::new(),
+                next_generation: 0,
+                rx,
+                shared,
+                counters,
+                to_workers: (0..n_workers).map(|_| Vec::new()).collect(),
+                dirty: Vec::new(),
+                pending_reads: Vec::new(),
+                handshake_deadlines: VecDeque::new(),
+                auth_deadlines: VecDeque::new(),
+                close_deadlines: VecDeque::new(),
+                epoch: Instant::now(),
+                now_ms: 0,
+                next_keepalive_ms: keepalive,
+            },
+            waker,
+        ))
+    }
+
+    /// Runs the loop until the server stops and every connection is closed (or a grace
+    /// period passed).
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut stopping_since: Option<u64> = None;
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("I/O thread {}: poll failed: {e}", self.index);
+                    return;
+                }
+            }
+            self.now_ms = ms(self.epoch.elapsed());
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(slot) => self.ready(slot, event.is_readable(), event.is_writable()),
+                }
+            }
+            for slot in std::mem::take(&mut self.pending_reads) {
+                self.read_ws(slot);
+            }
+            self.drain_workers();
+            self.flush_dirty();
+            self.send_to_workers();
+            self.expire_deadlines();
+            if self.shared.stop.load(Ordering::Acquire) {
+                let since = *stopping_since.get_or_insert_with(|| {
+                    self.begin_shutdown();
+                    self.now_ms
+                });
+                self.flush_dirty();
+                if self.conns.is_empty() || self.now_ms.saturating_sub(since) > 2 * CLOSE_GRACE_MS {
+                    let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+                    for slot in slots {
+                        self.remove(slot, false);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        if !self.pending_reads.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut next = self.next_keepalive_ms;
+        for q in [&self.handshake_deadlines, &self.auth_deadlines, &self.close_deadlines] {
+            if let Some(&(at, ..)) = q.front() {
+                next = next.min(at);
+            }
+        }
+        let now = ms(self.epoch.elapsed());
+        Duration::from_millis(next.saturating_sub(now).clamp(1, 500))
+    }
+
+    fn conn_id(&self, slot: usize) -> ConnId {
+        ConnId {
+            io: self.index,
+            slot: slot as u32,
+            generation: self.conns[slot].generation,
+        }
+    }
+
+    fn accept(&mut self, which: usize) {
+        loop {
+            let Some(listener) = self.listeners.get(which) else { return };
+            let (tcp, _peer) = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: stop accepting this round, retry on the next event.
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            if self.shared.stop.load(Ordering::Relaxed) {
+                continue;
+            }
+            let open = self.shared.open.fetch_add(1, Ordering::Relaxed);
+            if open >= self.shared.limits.max_connections {
+                self.shared.open.fetch_sub(1, Ordering::Relaxed);
+                log::debug!("max_connections reached; refusing a connection");
+                continue;
+            }
+            Counters::add(&self.counters.accepted, 1);
+            let _ = tcp.set_nodelay(true);
+            self.next_generation = self.next_generation.wrapping_add(1);
+            let generation = self.next_generation;
+            let entry = self.conns.vacant_entry();
+            let slot = entry.key();
+            let mut conn = Conn {
+                generation,
+                state: State::Http {
+                    stream: Stream::new(tcp),
+                    buf: Vec::new(),
+                },
+                worker: None,
+                last_rx_ms: self.now_ms,
+                ping_sent_ms: None,
+                dirty: false,
+            };
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            let reg = match conn.tcp() {
+                Some(tcp) => self.poll.registry().register(tcp, Token(slot), interest),
+                None => Err(io::ErrorKind::NotConnected.into()),
+            };
+            if let Err(e) = reg {
+                log::warn!("cannot register a connection: {e}");
+                self.shared.open.fetch_sub(1, Ordering::Relaxed);
+                Counters::add(&self.counters.closed, 1);
+                continue;
+            }
+            entry.insert(conn);
+            let deadline = self.now_ms + ms(self.shared.limits.handshake_timeout);
+            self.handshake_deadlines.push_back((deadline, slot, generation));
+        }
+    }
+
+    /// A socket is ready.
+    fn ready(&mut self, slot: usize, readable: bool, writable: bool) {
+        let Some(conn) = self.conns.get(slot) else { return };
+        match conn.state {
+            State::Http { .. } => {
+                if readable {
+                    self.read_http(slot);
+                }
+            }
+            State::Respond { .. } => self.mark_dirty(slot),
+            State::Gone => {}
+            State::Ws { .. } | State::Closing { .. } => {
+                if readable {
+                    self.read_ws(slot);
+                }
+                if writable {
+                    self.mark_dirty(slot);
+                }
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self, slot: usize) {
+        if let Some(conn) = self.conns.get_mut(slot) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    /// Applies every batch the workers sent.
+    fn drain_workers(&mut self) {
+        while let Ok(batch) = self.rx.try_recv() {
+            for m in batch {
+                match m {
+                    ToIo::Send { conn, message } => self.send(conn, message.0),
+                    ToIo::SendMany { conns, message } => {
+                        for conn in conns {
+                            self.send(conn, message.0.clone());
+                        }
+                    }
+                    ToIo::Close { conn, code, reason } => {
+                        if self.is_current(conn) {
+                            let slot = conn.slot as usize;
+                            self.conns[slot].worker = None;
+                            self.close_ws(slot, code, &reason);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_current(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(conn.slot as usize)
+            .is_some_and(|c| c.generation == conn.generation)
+    }
+
+    /// Hands each worker the batch gathered this iteration.
+    fn send_to_workers(&mut self) {
+        for (w, batch) in self.to_workers.iter_mut().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(batch);
+            if self.shared.workers[w].send(batch).is_err() {
+                log::debug!("worker {w} is gone; dropping its batch");
+            }
+        }
+    }
+
+    fn expire_deadlines(&mut self) {
+        let now = self.now_ms;
+        while let Some(&(at, slot, generation)) = self.handshake_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.handshake_deadlines.pop_front();
+            let Some(c) = self.conns.get(slot) else { continue };
+            if c.generation == generation && matches!(c.state, State::Http { .. } | State::Respond { .. }) {
+                self.remove(slot, true);
+            }
+        }
+        while let Some(&(at, slot, generation)) = self.auth_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.auth_deadlines.pop_front();
+            let Some(c) = self.conns.get(slot) else { continue };
+            if c.generation == generation && matches!(c.state, State::Ws { joined: false, .. }) {
+                Counters::add(&self.counters.auth_failures, 1);
+                let e = crate::AuthError::AuthTimeout;
+                self.close_ws(slot, 1008, e.code());
+            }
+        }
+        while let Some(&(at, slot, generation)) = self.close_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.close_deadlines.pop_front();
+            let Some(c) = self.conns.get(slot) else { continue };
+            if c.generation == generation && matches!(c.state, State::Closing { .. }) {
+                self.remove(slot, false);
+            }
+        }
+        if now >= self.next_keepalive_ms {
+            self.keepalive();
+            self.next_keepalive_ms = now + ms(self.shared.limits.ping_interval) / 2;
+        }
+    }
+
+    fn keepalive(&mut self) {
+        let interval = ms(self.shared.limits.ping_interval);
+        let now = self.now_ms;
+        let mut silent = Vec::new();
+        let mut to_ping = Vec::new();
+        for (slot, c) in self.conns.iter() {
+            if !matches!(c.state, State::Ws { .. }) || now.saturating_sub(c.last_rx_ms) < interval {
+                continue;
+            }
+            match c.ping_sent_ms {
+                Some(at) if now.saturating_sub(at) >= interval => silent.push(slot),
+                Some(_) => {}
+                None => to_ping.push(slot),
+            }
+        }
+        for slot in to_ping {
+            self.conns[slot].ping_sent_ms = Some(now);
+            let id = self.conn_id(slot);
+            self.send(id, tungstenite::Message::Ping(Default::default()));
+        }
+        for slot in silent {
+            self.leave(slot);
+            self.close_ws(slot, IDLE_TIMEOUT.0, IDLE_TIMEOUT.1);
+        }
+    }
+
+    /// Tells the worker a joined connection went away (not on the worker's request).
+    fn leave(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else { return };
+        if let Some(w) = c.worker.take() {
+            let conn = ConnId {
+                io: self.index,
+                slot: slot as u32,
+                generation: c.generation,
+            };
+            self.to_workers[usize::from(w)].push(ToWorker::Leave { conn });
+        }
+    }
+
+    /// Drops a connection now.
+    fn remove(&mut self, slot: usize, notify_worker: bool) {
+        if notify_worker {
+            self.leave(slot);
+        }
+        if let Some(mut c) = self.conns.try_remove(slot) {
+            if let Some(tcp) = c.tcp() {
+                let _ = self.poll.registry().deregister(tcp);
+            }
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            Counters::add(&self.counters.closed, 1);
+        }
+    }
+
+    /// Shutdown: stop accepting, close every connection with 1001.
+    fn begin_shutdown(&mut self) {
+        for mut l in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.drain_workers();
+        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for slot in slots {
+            match self.conns[slot].state {
+                State::Ws { .. } => {
+                    self.conns[slot].worker = None;
+                    self.close_ws(slot, crate::session::SHUTDOWN.0, crate::session::SHUTDOWN.1);
+                }
+                State::Closing { .. } | State::Gone => {}
+                State::Http { .. } | State::Respond { .. } => self.remove(slot, false),
+            }
+        }
+    }
+}

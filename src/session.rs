@@ -1,0 +1,517 @@
+//! PURE: one session's state machine. Events and `now` go in, effects come out; the worker
+//! carries the effects out. No sockets, no clock, no channels.
+//!
+//! Game callbacks run inside `catch_unwind`: a panic ends this session with the result
+//! `{"error":"game_panicked"}` and close code 1011.
+
+use crate::game::{Action, Ctx, Game, Message, Player};
+use crate::jwt::Verified;
+use crate::shard::ConnId;
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// Close code and reason for a connection replaced by a newer one of the same player.
+pub(crate) const REPLACED: (u16, &str) = (4000, "replaced");
+/// Close code for a kicked player (the reason is the game's).
+pub(crate) const KICKED: u16 = 4001;
+/// Close code and reason for a player who never joined a session that has ended.
+pub(crate) const SESSION_ENDED: (u16, &str) = (4002, "session_ended");
+/// Normal end of a session.
+pub(crate) const COMPLETE: (u16, &str) = (1000, "session_complete");
+/// End by server shutdown.
+pub(crate) const SHUTDOWN: (u16, &str) = (1001, "server_shutdown");
+/// End by a panic in game logic.
+pub(crate) const PANICKED: (u16, &str) = (1011, "game_panicked");
+
+/// The time as the worker sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Now {
+    /// Milliseconds since the Unix epoch (token times).
+    pub(crate) unix_ms: u64,
+    /// Milliseconds on a monotonic clock (timers).
+    pub(crate) mono_ms: u64,
+}
+
+/// What the worker must do after an event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Effect {
+    Send(ConnId, Message),
+    SendMany(Vec<ConnId>, Message),
+    Close(ConnId, u16, Arc<str>),
+    Timer { at_mono_ms: u64, timer: u64 },
+    /// The session ended: mint result tokens for `recipients` (connected now; send, then close
+    /// with `code`/`reason`) and archive `result` for all `participants`.
+    End {
+        result: serde_json::Value,
+        code: u16,
+        reason: &'static str,
+        recipients: Vec<(Arc<str>, ConnId)>,
+        participants: Vec<Arc<str>>,
+    },
+}
+
+struct Slot<C> {
+    player: Player<C>,
+    pid: Arc<str>,
+    conn: Option<ConnId>,
+}
+
+/// One live session.
+pub(crate) struct Session<G: Game> {
+    sid: Arc<str>,
+    game: Option<G>,
+    slots: Vec<Slot<G::Claims>>,
+    by_pid: HashMap<Arc<str>, usize>,
+    connected: Vec<String>,
+    ended: bool,
+    actions: Vec<Action>,
+}
+
+impl<G: Game> std::fmt::Debug for Session<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("sid", &self.sid)
+            .field("players", &self.slots.len())
+            .field("connected", &self.connected)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a join did, so the worker can index the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Joined {
+    /// The player's index in the session (stable for the session's life).
+    pub(crate) player: usize,
+}
+
+impl<G: Game> Session<G> {
+    /// Starts a session for its first verified player: `Game::start`, then `on_join`.
+    pub(crate) fn start(
+        token: Arc<Verified<G::Claims>>,
+        conn: ConnId,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) -> (Self, Joined) {
+        let mut s = Self {
+            sid: token.session().into(),
+            game: None,
+            slots: Vec::new(),
+            by_pid: HashMap::new(),
+            connected: Vec::new(),
+            ended: false,
+            actions: Vec::new(),
+        };
+        let idx = s.add_slot(token, conn);
+        let player = s.slots[idx].player.clone();
+        // If `start` panics, `call` has already ended the session.
+        if let Some(game) = s.call(now, out, |ctx| G::start(&player, ctx)) {
+            s.game = Some(game);
+            s.apply(now, out);
+            s.run(now, out, |g, ctx| g.on_join(&player, ctx));
+        }
+        (s, Joined { player: idx })
+    }
+
+    /// A verified connection for this session: a new player (`on_join`), or a known one
+    /// reconnecting (`on_reconnect`; an older connection is closed with 4000 `replaced`).
+    pub(crate) fn join(
+        &mut self,
+        token: Arc<Verified<G::Claims>>,
+        conn: ConnId,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) -> Joined {
+        if let Some(&idx) = self.by_pid.get(token.player()) {
+            let slot = &mut self.slots[idx];
+            slot.player = Player { token };
+            if let Some(old) = slot.conn.replace(conn) {
+                out.push(Effect::Close(old, REPLACED.0, REPLACED.1.into()));
+            } else {
+                self.connected.push(slot.pid.to_string());
+            }
+            let player = self.slots[idx].player.clone();
+            self.run(now, out, |g, ctx| g.on_reconnect(&player, ctx));
+            return Joined { player: idx };
+        }
+        let idx = self.add_slot(token, conn);
+        let player = self.slots[idx].player.clone();
+        self.run(now, out, |g, ctx| g.on_join(&player, ctx));
+        Joined { player: idx }
+    }
+
+    /// A message from player `idx` on connection `conn` (ignored if that connection was replaced).
+    pub(crate) fn message(
+        &mut self,
+        idx: usize,
+        conn: ConnId,
+        message: &Message,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(slot) = self.slots.get(idx) else { return };
+        if slot.conn != Some(conn) {
+            return;
+        }
+        let player = slot.player.clone();
+        self.run(now, out, |g, ctx| g.on_message(&player, message, ctx));
+    }
+
+    /// Player `idx`'s connection `conn` closed.
+    pub(crate) fn leave(&mut self, idx: usize, conn: ConnId, now: Now, out: &mut Vec<Effect>) {
+        let Some(slot) = self.slots.get_mut(idx) else { return };
+        if slot.conn != Some(conn) {
+            return;
+        }
+        slot.conn = None;
+        let pid = Arc::clone(&slot.pid);
+        self.connected.retain(|p| **p != *pid);
+        let player = self.slots[idx].player.clone();
+        self.run(now, out, |g, ctx| g.on_leave(&player, ctx));
+    }
+
+    /// The tick interval elapsed.
+    pub(crate) fn tick(&mut self, now: Now, out: &mut Vec<Effect>) {
+        self.run(now, out, |g, ctx| g.on_tick(ctx));
+    }
+
+    /// A timer set by the game fired.
+    pub(crate) fn timer(&mut self, timer: u64, now: Now, out: &mut Vec<Effect>) {
+        self.run(now, out, |g, ctx| g.on_timer(timer, ctx));
+    }
+
+    /// Ends the session because the server shuts down.
+    pub(crate) fn shutdown(&mut self, out: &mut Vec<Effect>) {
+        if !self.ended {
+            self.finish(serde_json::json!({"reason": "shutdown"}), SHUTDOWN, out);
+        }
+    }
+
+    /// True once the session has ended (it must then move to the archive).
+    #[cfg(test)]
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The session id.
+    pub(crate) fn sid(&self) -> &Arc<str> {
+        &self.sid
+    }
+
+    fn add_slot(&mut self, token: Arc<Verified<G::Claims>>, conn: ConnId) -> usize {
+        let pid: Arc<str> = token.player().into();
+        let idx = self.slots.len();
+        self.connected.push(pid.to_string());
+        self.by_pid.insert(Arc::clone(&pid), idx);
+        self.slots.push(Slot {
+            player: Player { token },
+            pid,
+            conn: Some(conn),
+        });
+        idx
+    }
+
+    /// Runs a callback on the live game and applies its actions.
+    fn run(&mut self, now: Now, out: &mut Vec<Effect>, f: impl FnOnce(&mut G, &mut Ctx<'_>)) {
+        if self.ended || self.game.is_none() {
+            return;
+        }
+        let mut game = self.game.take();
+        let done = self.call(now, out, |ctx| {
+            if let Some(g) = game.as_mut() {
+                f(g, ctx);
+            }
+        });
+        if done.is_some() {
+            self.game = game;
+            self.apply(now, out);
+        }
+    }
+
+    /// Calls `f` with a fresh context, catching panics (which end the session).
+    fn call<R>(
+        &mut self,
+        now: Now,
+        out: &mut Vec<Effect>,
+        f: impl FnOnce(&mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        self.actions.clear();
+        let mut ctx = Ctx {
+            session: &self.sid,
+            connected: &self.connected,
+            now: now.unix_ms / 1000,
+            actions: &mut self.actions,
+        };
+        match catch_unwind(AssertUnwindSafe(|| f(&mut ctx))) {
+            Ok(r) => Some(r),
+            Err(_) => {
+                log::error!("game logic panicked in session {}; ending it", self.sid);
+                self.actions.clear();
+                self.game = None;
+                self.finish(serde_json::json!({"error": "game_panicked"}), PANICKED, out);
+                None
+            }
+        }
+    }
+
+    /// Turns the recorded actions into effects.
+    fn apply(&mut self, now: Now, out: &mut Vec<Effect>) {
+        let actions = std::mem::take(&mut self.actions);
+        for action in &actions {
+            if self.ended {
+                break;
+            }
+            match action {
+                Action::Send(pid, m) => {
+                    if let Some(conn) = self.conn_of(pid) {
+                        out.push(Effect::Send(conn, m.clone()));
+                    }
+                }
+                Action::Broadcast(m, except) => {
+                    let conns: Vec<ConnId> = self
+                        .slots
+                        .iter()
+                        .filter(|s| except.as_deref() != Some(&*s.pid))
+                        .filter_map(|s| s.conn)
+                        .collect();
+                    if !conns.is_empty() {
+                        out.push(Effect::SendMany(conns, m.clone()));
+                    }
+                }
+                Action::Kick(pid, reason) => {
+                    if let Some(&idx) = self.by_pid.get(pid.as_str()) {
+                        let slot = &mut self.slots[idx];
+                        if let Some(conn) = slot.conn.take() {
+                            out.push(Effect::Close(conn, KICKED, reason.as_str().into()));
+                            self.connected.retain(|p| p != pid);
+                        }
+                    }
+                }
+                Action::Timer(after, timer) => out.push(Effect::Timer {
+                    at_mono_ms: now
+                        .mono_ms
+                        .saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
+                    timer: *timer,
+                }),
+                Action::End(result) => self.finish(result.clone(), COMPLETE, out),
+            }
+        }
+        self.actions = actions;
+        self.actions.clear();
+    }
+
+    fn conn_of(&self, pid: &str) -> Option<ConnId> {
+        self.by_pid.get(pid).and_then(|&i| self.slots[i].conn)
+    }
+
+    fn finish(&mut self, result: serde_json::Value, how: (u16, &'static str), out: &mut Vec<Effect>) {
+        self.ended = true;
+        self.game = None;
+        let recipients = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.conn.take().map(|c| (Arc::clone(&s.pid), c)))
+            .collect();
+        self.connected.clear();
+        out.push(Effect::End {
+            result,
+            code: how.0,
+            reason: how.1,
+            recipients,
+            participants: self.slots.iter().map(|s| Arc::clone(&s.pid)).collect(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::{Signer, TokenSpec, Verifier};
+    use std::time::Duration;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: Now = Now { unix_ms: 1_700_000_000_000, mono_ms: 5_000 };
+
+    fn token(pid: &str, sid: &str) -> Arc<Verified<serde_json::Value>> {
+        let signer = Signer::hs256("k", SECRET).unwrap();
+        let mut claims = serde_json::Map::new();
+        claims.insert("pid".into(), pid.into());
+        claims.insert("sid".into(), sid.into());
+        let jwt = signer.sign("JWT", claims, NOW.unix_ms / 1000, 60);
+        let v = Verifier::new(signer.verification_keys(), TokenSpec::default()).unwrap();
+        Arc::new(v.verify(&jwt, NOW.unix_ms / 1000).unwrap())
+    }
+
+    fn conn(slot: u32) -> ConnId {
+        ConnId { io: 0, slot, generation: 1 }
+    }
+
+    /// Records every callback and reacts to a few commands.
+    #[derive(Debug, Default)]
+    struct Probe {
+        log: Vec<String>,
+    }
+
+    impl Game for Probe {
+        type Claims = serde_json::Value;
+        fn start(first: &Player<Self::Claims>, ctx: &mut Ctx<'_>) -> Self {
+            ctx.send(first.id(), "started");
+            Self { log: vec![format!("start {}", first.id())] }
+        }
+        fn on_join(&mut self, p: &Player<Self::Claims>, ctx: &mut Ctx<'_>) {
+            self.log.push(format!("join {}", p.id()));
+            ctx.broadcast(format!("joined {}", p.id()));
+        }
+        fn on_reconnect(&mut self, p: &Player<Self::Claims>, ctx: &mut Ctx<'_>) {
+            ctx.send(p.id(), "welcome back");
+        }
+        fn on_message(&mut self, p: &Player<Self::Claims>, m: &Message, ctx: &mut Ctx<'_>) {
+            match m.as_text() {
+                Some("panic") => panic!("test panic"),
+                Some("end") => {
+                    ctx.send(p.id(), "bye");
+                    ctx.end(serde_json::json!({"winner": p.id()}));
+                    ctx.send(p.id(), "after end");
+                }
+                Some("kick") => ctx.kick("b", "naughty"),
+                Some("timer") => ctx.set_timer(Duration::from_millis(250), 7),
+                Some("others") => ctx.broadcast_except(p.id(), "hi others"),
+                _ => ctx.broadcast(m.clone()),
+            }
+        }
+        fn on_leave(&mut self, p: &Player<Self::Claims>, ctx: &mut Ctx<'_>) {
+            if ctx.players().is_empty() {
+                ctx.end(serde_json::json!({"reason": "empty", "last": p.id()}));
+            }
+        }
+    }
+
+    fn two_players() -> (Session<Probe>, Vec<Effect>) {
+        let mut out = Vec::new();
+        let (mut s, j) = Session::<Probe>::start(token("a", "s1"), conn(1), NOW, &mut out);
+        assert_eq!(j.player, 0);
+        let j = s.join(token("b", "s1"), conn(2), NOW, &mut out);
+        assert_eq!(j.player, 1);
+        (s, out)
+    }
+
+    #[test]
+    fn start_sends_then_joins_first_player_before_anything_else() {
+        let mut out = Vec::new();
+        let (s, _) = Session::<Probe>::start(token("a", "s1"), conn(1), NOW, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                Effect::Send(conn(1), Message::text("started")),
+                Effect::SendMany(vec![conn(1)], Message::text("joined a")),
+            ]
+        );
+        assert_eq!(s.game.as_ref().unwrap().log, ["start a", "join a"]);
+        assert_eq!(&**s.sid(), "s1");
+    }
+
+    #[test]
+    fn broadcast_reaches_every_connected_player_and_except_skips_one() {
+        let (mut s, mut out) = two_players();
+        out.clear();
+        s.message(0, conn(1), &Message::text("hello"), NOW, &mut out);
+        assert_eq!(out, vec![Effect::SendMany(vec![conn(1), conn(2)], Message::text("hello"))]);
+        out.clear();
+        s.message(0, conn(1), &Message::text("others"), NOW, &mut out);
+        assert_eq!(out, vec![Effect::SendMany(vec![conn(2)], Message::text("hi others"))]);
+    }
+
+    #[test]
+    fn reconnect_replaces_the_older_connection() {
+        let (mut s, mut out) = two_players();
+        out.clear();
+        let j = s.join(token("b", "s1"), conn(3), NOW, &mut out);
+        assert_eq!(j.player, 1);
+        assert_eq!(
+            out,
+            vec![
+                Effect::Close(conn(2), 4000, "replaced".into()),
+                Effect::Send(conn(3), Message::text("welcome back")),
+            ]
+        );
+        out.clear();
+        // The replaced connection's late messages are ignored.
+        s.message(1, conn(2), &Message::text("stale"), NOW, &mut out);
+        assert!(out.is_empty());
+        s.leave(1, conn(2), NOW, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.connected, ["a", "b"]);
+    }
+
+    #[test]
+    fn end_stops_further_actions_and_lists_recipients_and_participants() {
+        let (mut s, mut out) = two_players();
+        s.leave(1, conn(2), NOW, &mut out);
+        out.clear();
+        s.message(0, conn(1), &Message::text("end"), NOW, &mut out);
+        assert!(s.is_ended());
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0], Effect::Send(conn(1), Message::text("bye")));
+        let Effect::End { result, code, reason, recipients, participants } = &out[1] else {
+            panic!("expected End, got {:?}", out[1]);
+        };
+        assert_eq!(result, &serde_json::json!({"winner": "a"}));
+        assert_eq!((*code, *reason), COMPLETE);
+        assert_eq!(recipients, &vec![(Arc::from("a"), conn(1))]);
+        assert_eq!(participants, &vec![Arc::from("a"), Arc::from("b")]);
+        out.clear();
+        s.message(0, conn(1), &Message::text("x"), NOW, &mut out);
+        assert!(out.is_empty(), "an ended session does nothing");
+    }
+
+    #[test]
+    fn last_leave_can_end_the_session() {
+        let (mut s, mut out) = two_players();
+        s.leave(0, conn(1), NOW, &mut out);
+        out.clear();
+        s.leave(1, conn(2), NOW, &mut out);
+        let Some(Effect::End { result, recipients, .. }) = out.last() else { panic!("{out:?}") };
+        assert_eq!(result["last"], "b");
+        assert!(recipients.is_empty());
+    }
+
+    #[test]
+    fn panic_ends_the_session_with_1011_and_an_error_result() {
+        let (mut s, mut out) = two_players();
+        out.clear();
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        s.message(1, conn(2), &Message::text("panic"), NOW, &mut out);
+        std::panic::set_hook(hook);
+        assert!(s.is_ended());
+        let [Effect::End { result, code, recipients, .. }] = out.as_slice() else { panic!("{out:?}") };
+        assert_eq!(result, &serde_json::json!({"error": "game_panicked"}));
+        assert_eq!(*code, 1011);
+        assert_eq!(recipients.len(), 2);
+    }
+
+    #[test]
+    fn kick_closes_with_4001_and_timer_is_scheduled_on_the_monotonic_clock() {
+        let (mut s, mut out) = two_players();
+        out.clear();
+        s.message(0, conn(1), &Message::text("kick"), NOW, &mut out);
+        assert_eq!(out, vec![Effect::Close(conn(2), KICKED, "naughty".into())]);
+        assert_eq!(s.connected, ["a"]);
+        out.clear();
+        s.message(0, conn(1), &Message::text("timer"), NOW, &mut out);
+        assert_eq!(out, vec![Effect::Timer { at_mono_ms: NOW.mono_ms + 250, timer: 7 }]);
+    }
+
+    #[test]
+    fn shutdown_ends_with_1001_once() {
+        let (mut s, mut out) = two_players();
+        out.clear();
+        s.shutdown(&mut out);
+        s.shutdown(&mut out);
+        assert_eq!(out.len(), 1);
+        let Effect::End { code, reason, result, .. } = &out[0] else { panic!() };
+        assert_eq!((*code, *reason), SHUTDOWN);
+        assert_eq!(result["reason"], "shutdown");
+    }
+}
