@@ -15,6 +15,8 @@ pub(crate) struct Ended {
     pub(crate) tenant: Option<Arc<str>>,
     pub(crate) result: serde_json::Value,
     pub(crate) participants: Vec<Arc<str>>,
+    /// Tokens the game chose for some players instead of result tokens.
+    pub(crate) tokens: Vec<(String, String)>,
     pub(crate) expires_at_ms: u64,
 }
 
@@ -22,6 +24,11 @@ impl Ended {
     /// True if `pid` took part in the session.
     pub(crate) fn took_part(&self, pid: &str) -> bool {
         self.participants.iter().any(|p| **p == *pid)
+    }
+
+    /// The token the game chose for `pid`, if any.
+    pub(crate) fn token_for(&self, pid: &str) -> Option<&str> {
+        self.tokens.iter().find(|(p, _)| p == pid).map(|(_, t)| t.as_str())
     }
 }
 
@@ -54,6 +61,7 @@ impl Archive {
         tenant: Option<Arc<str>>,
         result: serde_json::Value,
         participants: Vec<Arc<str>>,
+        tokens: Vec<(String, String)>,
         now_ms: u64,
     ) {
         let expires_at_ms = now_ms.saturating_add(self.ttl_ms);
@@ -66,6 +74,7 @@ impl Archive {
             tenant,
             result,
             participants,
+            tokens,
             expires_at_ms,
         };
         let slot = self.entries.insert((Arc::clone(&key), ended));
@@ -118,6 +127,7 @@ mod tests {
             None,
             serde_json::json!({"winner": key}),
             vec!["p1".into(), "p2".into()],
+            vec![("p2".into(), "ticket".into())],
             now,
         );
     }
@@ -128,6 +138,7 @@ mod tests {
         add(&mut a, "s1", 0);
         let e = a.get("s1", 999).expect("archived");
         assert!(e.took_part("p1") && !e.took_part("p3"));
+        assert_eq!((e.token_for("p1"), e.token_for("p2")), (None, Some("ticket")));
         assert_eq!(e.result["winner"], "s1");
         assert!(a.get("s1", 1000).is_none(), "expired at exactly ttl");
         assert_eq!(a.expire(999), 0);

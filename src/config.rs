@@ -4,6 +4,7 @@ use crate::game::Game;
 use crate::http::HttpHandler;
 use crate::jwt::{Keys, Signer, TokenSpec, Verifier};
 use crate::ConfigError;
+use std::any::Any;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -58,8 +59,13 @@ pub struct ServerBuilder<G = ()> {
     pub(crate) tick_interval: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) http_handler: Option<Arc<dyn HttpHandler>>,
+    pub(crate) state: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) on_start: Vec<OnStart>,
     pub(crate) _game: PhantomData<fn() -> G>,
 }
+
+/// Run once the threads are up, with a way to post events to sessions (e.g. a matchmaker's pool).
+pub(crate) type OnStart = Box<dyn FnOnce(crate::runtime::Poster) + Send>;
 
 impl<G> std::fmt::Debug for ServerBuilder<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +95,8 @@ impl Default for ServerBuilder<()> {
             tick_interval: None,
             limits: Limits::default(),
             http_handler: None,
+            state: None,
+            on_start: Vec::new(),
             _game: PhantomData,
         }
     }
@@ -122,6 +130,8 @@ impl<G> ServerBuilder<G> {
             tick_interval: self.tick_interval,
             limits: self.limits,
             http_handler: self.http_handler,
+            state: self.state,
+            on_start: self.on_start,
             _game: PhantomData,
         }
     }
@@ -237,6 +247,12 @@ impl<G> ServerBuilder<G> {
         read_buffer_bytes: usize => limits.read_buffer_bytes
     );
 
+    /// Server-wide state every game callback can read with [`Ctx::state`](crate::Ctx::state).
+    pub fn state<T: Any + Send + Sync>(mut self, state: T) -> Self {
+        self.state = Some(Arc::new(state));
+        self
+    }
+
     /// Answers HTTP requests that are not WebSocket upgrades nor built-in routes.
     pub fn http_handler(mut self, handler: impl HttpHandler) -> Self {
         self.http_handler = Some(Arc::new(handler));
@@ -258,6 +274,8 @@ pub struct Built<G: Game> {
     pub(crate) tick_interval: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) http_handler: Option<Arc<dyn HttpHandler>>,
+    pub(crate) state: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) on_start: Vec<OnStart>,
 }
 
 impl<G: Game> std::fmt::Debug for Built<G> {
@@ -380,6 +398,8 @@ impl<G: Game> ServerBuilder<G> {
             tick_interval: self.tick_interval,
             limits: self.limits,
             http_handler: self.http_handler,
+            state: self.state,
+            on_start: self.on_start,
         })
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::jwt::Verified;
 use serde::de::DeserializeOwned;
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -176,6 +177,12 @@ pub trait Game: Sized + Send + 'static {
     fn on_timer(&mut self, timer: u64, ctx: &mut Ctx<'_>) {
         let _ = (timer, ctx);
     }
+
+    /// An event posted to this session from outside with [`Poster::post`](crate::Poster::post)
+    /// (an admin action, a matchmaker's decision…). Downcast it to the type that was posted.
+    fn on_event(&mut self, event: Box<dyn Any + Send>, ctx: &mut Ctx<'_>) {
+        let _ = (event, ctx);
+    }
 }
 
 /// What a callback asked for; carried out by the worker after the callback returns.
@@ -186,6 +193,7 @@ pub(crate) enum Action {
     Kick(String, String),
     Timer(Duration, u64),
     End(serde_json::Value),
+    EndWith(serde_json::Value, Vec<(String, String)>),
 }
 
 /// The context of a callback: who is connected, what time it is, and the actions to take.
@@ -195,6 +203,7 @@ pub struct Ctx<'a> {
     pub(crate) connected: &'a [String],
     pub(crate) now: u64,
     pub(crate) actions: &'a mut Vec<Action>,
+    pub(crate) state: Option<&'a (dyn Any + Send + Sync)>,
 }
 
 impl Ctx<'_> {
@@ -229,6 +238,18 @@ impl Ctx<'_> {
     /// signed result token and is closed with 1000 `session_complete`.
     pub fn end(&mut self, result: serde_json::Value) {
         self.actions.push(Action::End(result));
+    }
+
+    /// Ends the session with `result`, but hands the players named in `tokens` the given token
+    /// as their final message instead of a server-signed result token (a matchmaker hands out
+    /// admission tickets this way). Everyone else gets the usual result token.
+    pub fn end_with_tokens(&mut self, result: serde_json::Value, tokens: Vec<(String, String)>) {
+        self.actions.push(Action::EndWith(result, tokens));
+    }
+
+    /// The server-wide state set with the builder's `state`, if it is a `T`.
+    pub fn state<T: Any>(&self) -> Option<&T> {
+        self.state.and_then(|s| s.downcast_ref::<T>())
     }
 
     /// The ids of the players connected now.

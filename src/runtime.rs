@@ -6,8 +6,9 @@ use crate::io::{IoShared, IoThread, bind_all};
 use crate::stats::{Counters, Registry, Stats};
 use crate::worker::{IoLink, Worker, WorkerConfig};
 use crate::{Error, affinity};
-use crate::shard::ToWorker;
+use crate::shard::{ToWorker, session_key, shard_of};
 use crossbeam_channel::unbounded;
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -71,6 +72,7 @@ impl<G: Game> Built<G> {
             result_ttl: self.result_ttl,
             archive_ttl: self.archive_ttl,
             tick_interval: self.tick_interval,
+            state: self.state.clone(),
         });
         let core_for = |n: usize| self.cores.as_ref().map(|c| c[n % c.len()]);
 
@@ -102,8 +104,19 @@ impl<G: Game> Built<G> {
                 })?;
             io_handles.push(h);
         }
+        let posting = worker_txs.clone();
+        let poster = Poster {
+            workers: posting.len(),
+            inner: Arc::new(move |w: usize, key: Arc<str>, event: Box<dyn Any + Send>| {
+                posting[w].send(vec![ToWorker::Event { key, event }]).is_ok()
+            }),
+        };
+        for f in self.on_start {
+            f(poster.clone());
+        }
         let io_shared = Arc::clone(&shared);
         Ok(ServerHandle {
+            poster,
             addrs,
             registry,
             jwks,
@@ -125,6 +138,31 @@ impl<G: Game> Built<G> {
 }
 
 type Callback = Box<dyn Fn() + Send + Sync>;
+type PostFn = dyn Fn(usize, Arc<str>, Box<dyn Any + Send>) -> bool + Send + Sync;
+
+/// Posts events to live sessions from any thread: the session's game receives them in
+/// [`Game::on_event`](crate::Game::on_event), on its own worker, in posting order.
+#[derive(Clone)]
+pub struct Poster {
+    workers: usize,
+    inner: Arc<PostFn>,
+}
+
+impl std::fmt::Debug for Poster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poster").field("workers", &self.workers).finish()
+    }
+}
+
+impl Poster {
+    /// Posts `event` to the live session `sid` (of `tenant`, when tenants are configured).
+    /// Returns false if the server has stopped. An event for a session that is not live
+    /// (not started, or ended) is dropped by its worker.
+    pub fn post<E: Any + Send>(&self, tenant: Option<&str>, sid: &str, event: E) -> bool {
+        let w = shard_of(tenant, sid, self.workers);
+        (self.inner)(w, session_key(tenant, sid), Box::new(event))
+    }
+}
 
 struct Inner {
     stop_workers: Callback,
@@ -136,6 +174,7 @@ struct Inner {
 
 /// A running server. Dropping it does not stop the server; call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
+    poster: Poster,
     addrs: Vec<SocketAddr>,
     registry: Registry,
     jwks: serde_json::Value,
@@ -159,6 +198,11 @@ impl ServerHandle {
     /// Every bound address.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// A way to post events to live sessions from any thread.
+    pub fn poster(&self) -> Poster {
+        self.poster.clone()
     }
 
     /// A snapshot of the counters of every thread, merged.

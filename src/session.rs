@@ -48,6 +48,8 @@ pub(crate) enum Effect {
         reason: &'static str,
         recipients: Vec<(Arc<str>, ConnId)>,
         participants: Vec<Arc<str>>,
+        /// Tokens the game chose for some players instead of result tokens.
+        tokens: Vec<(String, String)>,
     },
 }
 
@@ -60,6 +62,7 @@ struct Slot<C> {
 /// One live session.
 pub(crate) struct Session<G: Game> {
     sid: Arc<str>,
+    state: Option<Arc<dyn std::any::Any + Send + Sync>>,
     game: Option<G>,
     slots: Vec<Slot<G::Claims>>,
     by_pid: HashMap<Arc<str>, usize>,
@@ -91,11 +94,13 @@ impl<G: Game> Session<G> {
     pub(crate) fn start(
         token: Arc<Verified<G::Claims>>,
         conn: ConnId,
+        state: Option<Arc<dyn std::any::Any + Send + Sync>>,
         now: Now,
         out: &mut Vec<Effect>,
     ) -> (Self, Joined) {
         let mut s = Self {
             sid: token.session().into(),
+            state,
             game: None,
             slots: Vec::new(),
             by_pid: HashMap::new(),
@@ -181,6 +186,11 @@ impl<G: Game> Session<G> {
         self.run(now, out, |g, ctx| g.on_timer(timer, ctx));
     }
 
+    /// An event posted from outside.
+    pub(crate) fn event(&mut self, event: Box<dyn std::any::Any + Send>, now: Now, out: &mut Vec<Effect>) {
+        self.run(now, out, |g, ctx| g.on_event(event, ctx));
+    }
+
     /// Ends the session because the server shuts down.
     pub(crate) fn shutdown(&mut self, out: &mut Vec<Effect>) {
         if !self.ended {
@@ -242,6 +252,7 @@ impl<G: Game> Session<G> {
             connected: &self.connected,
             now: now.unix_ms / 1000,
             actions: &mut self.actions,
+            state: self.state.as_deref(),
         };
         match catch_unwind(AssertUnwindSafe(|| f(&mut ctx))) {
             Ok(r) => Some(r),
@@ -295,6 +306,12 @@ impl<G: Game> Session<G> {
                     timer: *timer,
                 }),
                 Action::End(result) => self.finish(result.clone(), COMPLETE, out),
+                Action::EndWith(result, tokens) => {
+                    self.finish(result.clone(), COMPLETE, out);
+                    if let Some(Effect::End { tokens: t, .. }) = out.last_mut() {
+                        t.clone_from(tokens);
+                    }
+                }
             }
         }
         self.actions = actions;
@@ -320,6 +337,7 @@ impl<G: Game> Session<G> {
             reason: how.1,
             recipients,
             participants: self.slots.iter().map(|s| Arc::clone(&s.pid)).collect(),
+            tokens: Vec::new(),
         });
     }
 }
@@ -389,7 +407,7 @@ mod tests {
 
     fn two_players() -> (Session<Probe>, Vec<Effect>) {
         let mut out = Vec::new();
-        let (mut s, j) = Session::<Probe>::start(token("a", "s1"), conn(1), NOW, &mut out);
+        let (mut s, j) = Session::<Probe>::start(token("a", "s1"), conn(1), None, NOW, &mut out);
         assert_eq!(j.player, 0);
         let j = s.join(token("b", "s1"), conn(2), NOW, &mut out);
         assert_eq!(j.player, 1);
@@ -399,7 +417,7 @@ mod tests {
     #[test]
     fn start_sends_then_joins_first_player_before_anything_else() {
         let mut out = Vec::new();
-        let (s, _) = Session::<Probe>::start(token("a", "s1"), conn(1), NOW, &mut out);
+        let (s, _) = Session::<Probe>::start(token("a", "s1"), conn(1), None, NOW, &mut out);
         assert_eq!(
             out,
             vec![
@@ -453,7 +471,7 @@ mod tests {
         assert!(s.is_ended());
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out[0], Effect::Send(conn(1), Message::text("bye")));
-        let Effect::End { result, code, reason, recipients, participants } = &out[1] else {
+        let Effect::End { result, code, reason, recipients, participants, .. } = &out[1] else {
             panic!("expected End, got {:?}", out[1]);
         };
         assert_eq!(result, &serde_json::json!({"winner": "a"}));

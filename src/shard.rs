@@ -47,6 +47,11 @@ pub(crate) enum ToWorker<C> {
     Message { conn: ConnId, message: Message },
     /// A joined connection closed (not on the worker's request).
     Leave { conn: ConnId },
+    /// An event for the live session `key` (dropped if it is not live).
+    Event {
+        key: Arc<str>,
+        event: Box<dyn std::any::Any + Send>,
+    },
     /// End every live session (result tokens, close 1001) and stop.
     Shutdown,
 }

@@ -32,6 +32,17 @@ pub(crate) struct WorkerConfig {
     pub(crate) result_ttl: Duration,
     pub(crate) archive_ttl: Duration,
     pub(crate) tick_interval: Option<Duration>,
+    pub(crate) state: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+/// A session's end, as the worker carries it out.
+struct Ending {
+    result: serde_json::Value,
+    code: u16,
+    reason: &'static str,
+    recipients: Vec<(Arc<str>, ConnId)>,
+    participants: Vec<Arc<str>>,
+    tokens: Vec<(String, String)>,
 }
 
 struct Live<G: Game> {
@@ -165,6 +176,12 @@ impl<G: Game> Worker<G> {
                 }
                 self.apply(&key, now);
             }
+            ToWorker::Event { key, event } => {
+                if let Some(live) = self.sessions.get_mut(&key) {
+                    live.session.event(event, now, &mut self.effects);
+                    self.apply(&key, now);
+                }
+            }
             ToWorker::Shutdown => return true,
         }
         false
@@ -174,9 +191,14 @@ impl<G: Game> Worker<G> {
         let key = session_key(token.tenant(), token.session());
         if let Some(ended) = self.archive.get(&key, now.unix_ms) {
             if ended.took_part(token.player()) {
-                let (sid, tenant, result) =
-                    (Arc::clone(&ended.sid), ended.tenant.clone(), ended.result.clone());
-                let jwt = self.mint(&sid, tenant.as_deref(), token.player(), &result, now);
+                let jwt = match ended.token_for(token.player()) {
+                    Some(t) => t.to_owned(),
+                    None => {
+                        let (sid, tenant, result) =
+                            (Arc::clone(&ended.sid), ended.tenant.clone(), ended.result.clone());
+                        self.mint(&sid, tenant.as_deref(), token.player(), &result, now)
+                    }
+                };
                 self.push(conn.io, ToIo::Send { conn, message: Message::text(jwt) });
                 self.close(conn, COMPLETE.0, COMPLETE.1.into());
             } else {
@@ -188,7 +210,8 @@ impl<G: Game> Worker<G> {
             live.session.join(token, conn, now, &mut self.effects)
         } else {
             let tenant = token.tenant().map(Arc::from);
-            let (session, joined) = Session::<G>::start(token, conn, now, &mut self.effects);
+            let state = self.config.state.clone();
+            let (session, joined) = Session::<G>::start(token, conn, state, now, &mut self.effects);
             self.serial += 1;
             let live = Live { session, tenant, serial: self.serial };
             self.sessions.insert(Arc::clone(&key), live);
@@ -213,36 +236,29 @@ impl<G: Game> Worker<G> {
                         self.timers.push(Reverse(entry));
                     }
                 }
-                Effect::End { result, code, reason, recipients, participants } => {
-                    self.end(key, result, code, reason, recipients, participants, now);
+                Effect::End { result, code, reason, recipients, participants, tokens } => {
+                    let ended = Ending { result, code, reason, recipients, participants, tokens };
+                    self.end(key, ended, now);
                 }
             }
         }
         self.effects = effects;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn end(
-        &mut self,
-        key: &Arc<str>,
-        result: serde_json::Value,
-        code: u16,
-        reason: &'static str,
-        recipients: Vec<(Arc<str>, ConnId)>,
-        participants: Vec<Arc<str>>,
-        now: Now,
-    ) {
+    fn end(&mut self, key: &Arc<str>, e: Ending, now: Now) {
+        let Ending { result, code, reason, recipients, participants, tokens } = e;
         let Some(live) = self.sessions.remove(key) else { return };
         if code == crate::session::PANICKED.0 {
             Counters::add(&self.counters.game_panics, 1);
         }
         let sid = Arc::clone(live.session.sid());
         for (pid, conn) in recipients {
-            let jwt = self.mint(&sid, live.tenant.as_deref(), &pid, &result, now);
+            let chosen = tokens.iter().find(|(p, _)| **p == *pid).map(|(_, t)| t.clone());
+            let jwt = chosen.unwrap_or_else(|| self.mint(&sid, live.tenant.as_deref(), &pid, &result, now));
             self.push(conn.io, ToIo::Send { conn, message: Message::text(jwt) });
             self.close(conn, code, reason.into());
         }
-        self.archive.insert(Arc::clone(key), sid, live.tenant, result, participants, now.unix_ms);
+        self.archive.insert(Arc::clone(key), sid, live.tenant, result, participants, tokens, now.unix_ms);
         Counters::add(&self.counters.sessions_ended, 1);
         self.counters
             .archived
