@@ -7,7 +7,8 @@ pub(crate) fn allowed_cores() -> Vec<usize> {
     // at most `size_of::<cpu_set_t>()` bytes into it, the size we pass.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: pid 0 means this thread; `set` is valid for writes of the given size.
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if rc == 0 {
         // SAFETY: CPU_ISSET only reads the initialised bitmask for indices below CPU_SETSIZE.
         let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
@@ -35,7 +36,10 @@ pub(crate) fn pin_current_thread(core: usize) -> bool {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
     };
     if rc != 0 {
-        log::warn!("cannot pin to core {core}: {}", std::io::Error::last_os_error());
+        log::warn!(
+            "cannot pin to core {core}: {}",
+            std::io::Error::last_os_error()
+        );
     }
     rc == 0
 }
@@ -49,7 +53,9 @@ mod tests {
         let cores = allowed_cores();
         assert!(!cores.is_empty());
         let first = cores[0];
-        let ok = std::thread::spawn(move || pin_current_thread(first)).join().unwrap();
+        let ok = std::thread::spawn(move || pin_current_thread(first))
+            .join()
+            .unwrap();
         assert!(ok);
     }
 }

@@ -28,7 +28,10 @@ impl Ended {
 
     /// The token the game chose for `pid`, if any.
     pub(crate) fn token_for(&self, pid: &str) -> Option<&str> {
-        self.tokens.iter().find(|(p, _)| p == pid).map(|(_, t)| t.as_str())
+        self.tokens
+            .iter()
+            .find(|(p, _)| p == pid)
+            .map(|(_, t)| t.as_str())
     }
 }
 
@@ -52,31 +55,16 @@ impl Archive {
         }
     }
 
-    /// Archives a session ended at `now_ms` under `key`. A key already present is replaced
-    /// (cannot happen while the worker checks the archive before starting a session).
-    pub(crate) fn insert(
-        &mut self,
-        key: Arc<str>,
-        sid: Arc<str>,
-        tenant: Option<Arc<str>>,
-        result: serde_json::Value,
-        participants: Vec<Arc<str>>,
-        tokens: Vec<(String, String)>,
-        now_ms: u64,
-    ) {
+    /// Archives `ended` under `key` at `now_ms` (its `expires_at_ms` is set here). A key
+    /// already present is replaced (cannot happen while the worker checks the archive before
+    /// starting a session).
+    pub(crate) fn insert(&mut self, key: Arc<str>, mut ended: Ended, now_ms: u64) {
         let expires_at_ms = now_ms.saturating_add(self.ttl_ms);
+        ended.expires_at_ms = expires_at_ms;
         if let Some(old) = self.index.remove(&key) {
             self.entries.remove(old);
             self.expiry.retain(|&(_, slot)| slot != old);
         }
-        let ended = Ended {
-            sid,
-            tenant,
-            result,
-            participants,
-            tokens,
-            expires_at_ms,
-        };
         let slot = self.entries.insert((Arc::clone(&key), ended));
         self.index.insert(key, slot);
         self.expiry.push_back((expires_at_ms, slot));
@@ -121,15 +109,15 @@ mod tests {
     use super::*;
 
     fn add(a: &mut Archive, key: &str, now: u64) {
-        a.insert(
-            key.into(),
-            key.into(),
-            None,
-            serde_json::json!({"winner": key}),
-            vec!["p1".into(), "p2".into()],
-            vec![("p2".into(), "ticket".into())],
-            now,
-        );
+        let ended = Ended {
+            sid: key.into(),
+            tenant: None,
+            result: serde_json::json!({"winner": key}),
+            participants: vec!["p1".into(), "p2".into()],
+            tokens: vec![("p2".into(), "ticket".into())],
+            expires_at_ms: 0,
+        };
+        a.insert(key.into(), ended, now);
     }
 
     #[test]
@@ -138,7 +126,10 @@ mod tests {
         add(&mut a, "s1", 0);
         let e = a.get("s1", 999).expect("archived");
         assert!(e.took_part("p1") && !e.took_part("p3"));
-        assert_eq!((e.token_for("p1"), e.token_for("p2")), (None, Some("ticket")));
+        assert_eq!(
+            (e.token_for("p1"), e.token_for("p2")),
+            (None, Some("ticket"))
+        );
         assert_eq!(e.result["winner"], "s1");
         assert!(a.get("s1", 1000).is_none(), "expired at exactly ttl");
         assert_eq!(a.expire(999), 0);

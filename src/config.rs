@@ -1,9 +1,9 @@
 //! The server builder: every option, its default, and the validation in [`ServerBuilder::build`].
 
+use crate::ConfigError;
 use crate::game::Game;
 use crate::http::HttpHandler;
 use crate::jwt::{Keys, Signer, TokenSpec, Verifier};
-use crate::ConfigError;
 use std::any::Any;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -327,9 +327,9 @@ impl<G: Game> ServerBuilder<G> {
         let keys = self
             .keys
             .ok_or_else(|| ConfigError::new("keys", "the login-token keys are required"))?;
-        let signer = self
-            .signer
-            .ok_or_else(|| ConfigError::new("result_signer", "a result-token signer is required"))?;
+        let signer = self.signer.ok_or_else(|| {
+            ConfigError::new("result_signer", "a result-token signer is required")
+        })?;
         let cores_available = std::thread::available_parallelism().map_or(1, |n| n.get());
         let io_threads = positive("io_threads", self.io_threads.unwrap_or(cores_available))?;
         let workers = positive("workers", self.workers.unwrap_or(cores_available))?;
@@ -361,15 +361,24 @@ impl<G: Game> ServerBuilder<G> {
         nonzero("auth_timeout", l.auth_timeout)?;
         nonzero("ping_interval", l.ping_interval)?;
         if l.max_request_bytes < 256 {
-            return Err(ConfigError::new("max_request_bytes", "must be at least 256"));
+            return Err(ConfigError::new(
+                "max_request_bytes",
+                "must be at least 256",
+            ));
         }
         positive("max_message_bytes", l.max_message_bytes)?;
         positive("max_frame_bytes", l.max_frame_bytes)?;
         if l.max_outbound_bytes < 4096 {
-            return Err(ConfigError::new("max_outbound_bytes", "must be at least 4096"));
+            return Err(ConfigError::new(
+                "max_outbound_bytes",
+                "must be at least 4096",
+            ));
         }
         if l.read_buffer_bytes < 256 {
-            return Err(ConfigError::new("read_buffer_bytes", "must be at least 256"));
+            return Err(ConfigError::new(
+                "read_buffer_bytes",
+                "must be at least 256",
+            ));
         }
         if self.result_issuer.is_empty() {
             return Err(ConfigError::new("result_issuer", "must not be empty"));
@@ -383,7 +392,10 @@ impl<G: Game> ServerBuilder<G> {
             (false, None) => None,
         };
         let verifier = Verifier::new(keys, self.spec).map_err(|e| {
-            ConfigError::new(format!("keys/tokens: {}", e.option()), e.reason().to_owned())
+            ConfigError::new(
+                format!("keys/tokens: {}", e.option()),
+                e.reason().to_owned(),
+            )
         })?;
         Ok(Built {
             addrs,

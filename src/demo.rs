@@ -84,7 +84,10 @@ mod tests {
             end_request(r#"{"type":"end","result":{"winner":"a"}}"#),
             Some(serde_json::json!({"winner":"a"}))
         );
-        assert_eq!(end_request(r#"{"type":"end"}"#), Some(serde_json::Value::Null));
+        assert_eq!(
+            end_request(r#"{"type":"end"}"#),
+            Some(serde_json::Value::Null)
+        );
         assert_eq!(end_request(r#"{"type":"chat","result":"end"}"#), None);
         assert_eq!(end_request("end"), None);
         assert_eq!(end_request(r#"{"type":"end""#), None);

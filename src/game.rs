@@ -209,7 +209,8 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Sends `message` to player `pid` (dropped if that player is not connected).
     pub fn send(&mut self, pid: &str, message: impl Into<Message>) {
-        self.actions.push(Action::Send(pid.to_owned(), message.into()));
+        self.actions
+            .push(Action::Send(pid.to_owned(), message.into()));
     }
 
     /// Sends `message` to every connected player (one shared payload).

@@ -144,7 +144,9 @@ pub(crate) fn parse_request(buf: &[u8], max: usize) -> Result<Option<Parsed<'_>>
             return Err(BadRequest::Malformed);
         }
     }
-    let total = head_len.checked_add(content_length).ok_or(BadRequest::TooLarge)?;
+    let total = head_len
+        .checked_add(content_length)
+        .ok_or(BadRequest::TooLarge)?;
     if total > max {
         return Err(BadRequest::TooLarge);
     }
@@ -184,8 +186,13 @@ pub(crate) fn route<'a>(req: &HttpRequest<'a>) -> Route<'a> {
         .header("upgrade")
         .is_some_and(|v| header_has_token(v, "websocket"));
     if req.method == "GET" && upgrade {
-        let key = req.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key"));
-        let version_ok = req.header("sec-websocket-version").is_some_and(|v| v == b"13");
+        let key = req
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key"));
+        let version_ok = req
+            .header("sec-websocket-version")
+            .is_some_and(|v| v == b"13");
         let connection_ok = req
             .header("connection")
             .is_some_and(|v| header_has_token(v, "upgrade"));
@@ -289,27 +296,49 @@ mod tests {
     fn bearer_header_wins_over_query() {
         let req = b"GET /?token=q HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer  h.h.h \r\n\r\n";
         let p = parse_request(req, 8192).unwrap().unwrap();
-        assert_eq!(route(&p.request), Route::Upgrade { key: b"k", token: Some("h.h.h") });
+        assert_eq!(
+            route(&p.request),
+            Route::Upgrade {
+                key: b"k",
+                token: Some("h.h.h")
+            }
+        );
     }
 
     #[test]
     fn upgrade_without_token_routes_with_none() {
         let req = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n";
         let p = parse_request(req, 8192).unwrap().unwrap();
-        assert_eq!(route(&p.request), Route::Upgrade { key: b"k", token: None });
+        assert_eq!(
+            route(&p.request),
+            Route::Upgrade {
+                key: b"k",
+                token: None
+            }
+        );
     }
 
     #[test]
     fn incomplete_head_waits_and_oversized_head_is_too_large() {
         assert!(parse_request(&UPGRADE[..40], 8192).unwrap().is_none());
-        assert_eq!(parse_request(&UPGRADE[..40], 40).unwrap_err(), BadRequest::TooLarge);
-        assert_eq!(parse_request(b"NOT HTTP\r\n\r\n", 8192).unwrap_err(), BadRequest::Malformed);
+        assert_eq!(
+            parse_request(&UPGRADE[..40], 40).unwrap_err(),
+            BadRequest::TooLarge
+        );
+        assert_eq!(
+            parse_request(b"NOT HTTP\r\n\r\n", 8192).unwrap_err(),
+            BadRequest::Malformed
+        );
     }
 
     #[test]
     fn body_is_read_by_content_length() {
         let req = b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
-        assert!(parse_request(&req[..req.len() - 1], 8192).unwrap().is_none());
+        assert!(
+            parse_request(&req[..req.len() - 1], 8192)
+                .unwrap()
+                .is_none()
+        );
         let p = parse_request(req, 8192).unwrap().unwrap();
         assert_eq!(p.request.body, b"hello");
         assert_eq!(route(&p.request), Route::Other);

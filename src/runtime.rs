@@ -3,10 +3,10 @@
 use crate::config::{Built, ServerBuilder};
 use crate::game::Game;
 use crate::io::{IoShared, IoThread, bind_all};
+use crate::shard::{ToWorker, session_key, shard_of};
 use crate::stats::{Counters, Registry, Stats};
 use crate::worker::{IoLink, Worker, WorkerConfig};
 use crate::{Error, affinity};
-use crate::shard::{ToWorker, session_key, shard_of};
 use crossbeam_channel::unbounded;
 use std::any::Any;
 use std::net::SocketAddr;
@@ -33,16 +33,20 @@ impl<G: Game> Built<G> {
     pub fn start(self) -> Result<ServerHandle, Error> {
         let (listeners, addrs) = bind_all(&self.addrs, self.io_threads)?;
         let mut registry = Registry::default();
-        let io_counters: Vec<Arc<Counters>> =
-            (0..self.io_threads).map(|_| Arc::new(Counters::default())).collect();
-        let worker_counters: Vec<Arc<Counters>> =
-            (0..self.workers).map(|_| Arc::new(Counters::default())).collect();
+        let io_counters: Vec<Arc<Counters>> = (0..self.io_threads)
+            .map(|_| Arc::new(Counters::default()))
+            .collect();
+        let worker_counters: Vec<Arc<Counters>> = (0..self.workers)
+            .map(|_| Arc::new(Counters::default()))
+            .collect();
         registry.threads.extend(io_counters.iter().cloned());
         registry.threads.extend(worker_counters.iter().cloned());
 
-        let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) = (0..self.workers).map(|_| unbounded()).unzip();
+        let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) =
+            (0..self.workers).map(|_| unbounded()).unzip();
         let (io_txs, io_rxs): (Vec<_>, Vec<_>) = (0..self.io_threads).map(|_| unbounded()).unzip();
-        let jwks = serde_json::json!({"keys": self.signer.public_jwk().into_iter().collect::<Vec<_>>()});
+        let jwks =
+            serde_json::json!({"keys": self.signer.public_jwk().into_iter().collect::<Vec<_>>()});
         let shared = Arc::new(IoShared {
             verifier: Arc::clone(&self.verifier),
             limits: self.limits.clone(),
@@ -57,14 +61,23 @@ impl<G: Game> Built<G> {
         let mut io_threads = Vec::new();
         let mut wakers = Vec::new();
         for (i, (ls, rx)) in listeners.into_iter().zip(io_rxs).enumerate() {
-            let (t, waker) = IoThread::new(i as u16, ls, rx, Arc::clone(&shared), Arc::clone(&io_counters[i]))?;
+            let (t, waker) = IoThread::new(
+                i as u16,
+                ls,
+                rx,
+                Arc::clone(&shared),
+                Arc::clone(&io_counters[i]),
+            )?;
             io_threads.push(t);
             wakers.push(waker);
         }
         let links: Vec<IoLink> = io_txs
             .into_iter()
             .zip(&wakers)
-            .map(|(tx, w)| IoLink { tx, waker: Arc::clone(w) })
+            .map(|(tx, w)| IoLink {
+                tx,
+                waker: Arc::clone(w),
+            })
             .collect();
         let config = Arc::new(WorkerConfig {
             signer: Arc::clone(&self.signer),
@@ -78,7 +91,12 @@ impl<G: Game> Built<G> {
 
         let mut worker_handles = Vec::new();
         for (i, rx) in worker_rxs.into_iter().enumerate() {
-            let worker = Worker::<G>::new(rx, links.clone(), Arc::clone(&config), Arc::clone(&worker_counters[i]));
+            let worker = Worker::<G>::new(
+                rx,
+                links.clone(),
+                Arc::clone(&config),
+                Arc::clone(&worker_counters[i]),
+            );
             let core = core_for(self.io_threads + i);
             let h = std::thread::Builder::new()
                 .name(format!("jgs-worker-{i}"))
@@ -108,7 +126,9 @@ impl<G: Game> Built<G> {
         let poster = Poster {
             workers: posting.len(),
             inner: Arc::new(move |w: usize, key: Arc<str>, event: Box<dyn Any + Send>| {
-                posting[w].send(vec![ToWorker::Event { key, event }]).is_ok()
+                posting[w]
+                    .send(vec![ToWorker::Event { key, event }])
+                    .is_ok()
             }),
         };
         for f in self.on_start {
@@ -150,7 +170,9 @@ pub struct Poster {
 
 impl std::fmt::Debug for Poster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Poster").field("workers", &self.workers).finish()
+        f.debug_struct("Poster")
+            .field("workers", &self.workers)
+            .finish()
     }
 }
 
@@ -220,7 +242,9 @@ impl ServerHandle {
     /// (each participant receives its result token), closes every socket with 1001 and joins
     /// all threads.
     pub fn shutdown(mut self) {
-        let Some(inner) = self.inner.take() else { return };
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
         (inner.stop_workers)();
         for h in inner.workers {
             let _ = h.join();
@@ -236,7 +260,9 @@ impl ServerHandle {
 
     /// Blocks until the server's threads end (they run until shutdown).
     pub fn wait(mut self) {
-        let Some(inner) = self.inner.take() else { return };
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
         for h in inner.io {
             let _ = h.join();
         }

@@ -39,7 +39,10 @@ pub(crate) enum Effect {
     Send(ConnId, Message),
     SendMany(Vec<ConnId>, Message),
     Close(ConnId, u16, Arc<str>),
-    Timer { at_mono_ms: u64, timer: u64 },
+    Timer {
+        at_mono_ms: u64,
+        timer: u64,
+    },
     /// The session ended: mint result tokens for `recipients` (connected now; send, then close
     /// with `code`/`reason`) and archive `result` for all `participants`.
     End {
@@ -155,7 +158,9 @@ impl<G: Game> Session<G> {
         now: Now,
         out: &mut Vec<Effect>,
     ) {
-        let Some(slot) = self.slots.get(idx) else { return };
+        let Some(slot) = self.slots.get(idx) else {
+            return;
+        };
         if slot.conn != Some(conn) {
             return;
         }
@@ -165,7 +170,9 @@ impl<G: Game> Session<G> {
 
     /// Player `idx`'s connection `conn` closed.
     pub(crate) fn leave(&mut self, idx: usize, conn: ConnId, now: Now, out: &mut Vec<Effect>) {
-        let Some(slot) = self.slots.get_mut(idx) else { return };
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
         if slot.conn != Some(conn) {
             return;
         }
@@ -187,7 +194,12 @@ impl<G: Game> Session<G> {
     }
 
     /// An event posted from outside.
-    pub(crate) fn event(&mut self, event: Box<dyn std::any::Any + Send>, now: Now, out: &mut Vec<Effect>) {
+    pub(crate) fn event(
+        &mut self,
+        event: Box<dyn std::any::Any + Send>,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
         self.run(now, out, |g, ctx| g.on_event(event, ctx));
     }
 
@@ -322,7 +334,12 @@ impl<G: Game> Session<G> {
         self.by_pid.get(pid).and_then(|&i| self.slots[i].conn)
     }
 
-    fn finish(&mut self, result: serde_json::Value, how: (u16, &'static str), out: &mut Vec<Effect>) {
+    fn finish(
+        &mut self,
+        result: serde_json::Value,
+        how: (u16, &'static str),
+        out: &mut Vec<Effect>,
+    ) {
         self.ended = true;
         self.game = None;
         let recipients = self
@@ -349,7 +366,10 @@ mod tests {
     use std::time::Duration;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-    const NOW: Now = Now { unix_ms: 1_700_000_000_000, mono_ms: 5_000 };
+    const NOW: Now = Now {
+        unix_ms: 1_700_000_000_000,
+        mono_ms: 5_000,
+    };
 
     fn token(pid: &str, sid: &str) -> Arc<Verified<serde_json::Value>> {
         let signer = Signer::hs256("k", SECRET).unwrap();
@@ -362,7 +382,11 @@ mod tests {
     }
 
     fn conn(slot: u32) -> ConnId {
-        ConnId { io: 0, slot, generation: 1 }
+        ConnId {
+            io: 0,
+            slot,
+            generation: 1,
+        }
     }
 
     /// Records every callback and reacts to a few commands.
@@ -375,7 +399,9 @@ mod tests {
         type Claims = serde_json::Value;
         fn start(first: &Player<Self::Claims>, ctx: &mut Ctx<'_>) -> Self {
             ctx.send(first.id(), "started");
-            Self { log: vec![format!("start {}", first.id())] }
+            Self {
+                log: vec![format!("start {}", first.id())],
+            }
         }
         fn on_join(&mut self, p: &Player<Self::Claims>, ctx: &mut Ctx<'_>) {
             self.log.push(format!("join {}", p.id()));
@@ -434,10 +460,19 @@ mod tests {
         let (mut s, mut out) = two_players();
         out.clear();
         s.message(0, conn(1), &Message::text("hello"), NOW, &mut out);
-        assert_eq!(out, vec![Effect::SendMany(vec![conn(1), conn(2)], Message::text("hello"))]);
+        assert_eq!(
+            out,
+            vec![Effect::SendMany(
+                vec![conn(1), conn(2)],
+                Message::text("hello")
+            )]
+        );
         out.clear();
         s.message(0, conn(1), &Message::text("others"), NOW, &mut out);
-        assert_eq!(out, vec![Effect::SendMany(vec![conn(2)], Message::text("hi others"))]);
+        assert_eq!(
+            out,
+            vec![Effect::SendMany(vec![conn(2)], Message::text("hi others"))]
+        );
     }
 
     #[test]
@@ -471,7 +506,15 @@ mod tests {
         assert!(s.is_ended());
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out[0], Effect::Send(conn(1), Message::text("bye")));
-        let Effect::End { result, code, reason, recipients, participants, .. } = &out[1] else {
+        let Effect::End {
+            result,
+            code,
+            reason,
+            recipients,
+            participants,
+            ..
+        } = &out[1]
+        else {
             panic!("expected End, got {:?}", out[1]);
         };
         assert_eq!(result, &serde_json::json!({"winner": "a"}));
@@ -489,7 +532,12 @@ mod tests {
         s.leave(0, conn(1), NOW, &mut out);
         out.clear();
         s.leave(1, conn(2), NOW, &mut out);
-        let Some(Effect::End { result, recipients, .. }) = out.last() else { panic!("{out:?}") };
+        let Some(Effect::End {
+            result, recipients, ..
+        }) = out.last()
+        else {
+            panic!("{out:?}")
+        };
         assert_eq!(result["last"], "b");
         assert!(recipients.is_empty());
     }
@@ -503,7 +551,17 @@ mod tests {
         s.message(1, conn(2), &Message::text("panic"), NOW, &mut out);
         std::panic::set_hook(hook);
         assert!(s.is_ended());
-        let [Effect::End { result, code, recipients, .. }] = out.as_slice() else { panic!("{out:?}") };
+        let [
+            Effect::End {
+                result,
+                code,
+                recipients,
+                ..
+            },
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
         assert_eq!(result, &serde_json::json!({"error": "game_panicked"}));
         assert_eq!(*code, 1011);
         assert_eq!(recipients.len(), 2);
@@ -518,7 +576,13 @@ mod tests {
         assert_eq!(s.connected, ["a"]);
         out.clear();
         s.message(0, conn(1), &Message::text("timer"), NOW, &mut out);
-        assert_eq!(out, vec![Effect::Timer { at_mono_ms: NOW.mono_ms + 250, timer: 7 }]);
+        assert_eq!(
+            out,
+            vec![Effect::Timer {
+                at_mono_ms: NOW.mono_ms + 250,
+                timer: 7
+            }]
+        );
     }
 
     #[test]
@@ -528,7 +592,15 @@ mod tests {
         s.shutdown(&mut out);
         s.shutdown(&mut out);
         assert_eq!(out.len(), 1);
-        let Effect::End { code, reason, result, .. } = &out[0] else { panic!() };
+        let Effect::End {
+            code,
+            reason,
+            result,
+            ..
+        } = &out[0]
+        else {
+            panic!()
+        };
         assert_eq!((*code, *reason), SHUTDOWN);
         assert_eq!(result["reason"], "shutdown");
     }

@@ -27,7 +27,12 @@ pub(crate) fn shard_of(tenant: Option<&str>, sid: &str, workers: usize) -> usize
     const PRIME: u64 = 0x0100_0000_01b3;
     let mut h = OFFSET;
     let tenant = tenant.unwrap_or("");
-    for &b in tenant.as_bytes().iter().chain(&[0xff]).chain(sid.as_bytes()) {
+    for &b in tenant
+        .as_bytes()
+        .iter()
+        .chain(&[0xff])
+        .chain(sid.as_bytes())
+    {
         h ^= u64::from(b);
         h = h.wrapping_mul(PRIME);
     }
@@ -88,7 +93,10 @@ mod tests {
             }
         }
         // Known value: changing the hash would move sessions between workers.
-        assert_eq!(shard_of(None, "room-1", 1000), shard_of(Some(""), "room-1", 1000));
+        assert_eq!(
+            shard_of(None, "room-1", 1000),
+            shard_of(Some(""), "room-1", 1000)
+        );
     }
 
     #[test]
@@ -105,6 +113,9 @@ mod tests {
     #[test]
     fn tenant_separates_equal_session_ids() {
         assert_ne!(session_key(Some("a"), "1"), session_key(Some("b"), "1"));
-        assert_ne!(session_key(Some("a\u{0}"), "1"), session_key(Some("a"), "\u{0}1"));
+        assert_ne!(
+            session_key(Some("a\u{0}"), "1"),
+            session_key(Some("a"), "\u{0}1")
+        );
     }
 }

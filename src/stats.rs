@@ -95,19 +95,84 @@ impl Stats {
     /// The counters in the Prometheus text exposition format.
     pub fn to_prometheus(&self) -> String {
         let rows: [(&str, &str, &str, u64); 13] = [
-            ("connections_accepted_total", "counter", "Sockets accepted.", self.connections_accepted),
-            ("connections_open", "gauge", "Sockets open now.", self.connections_open),
-            ("connections_authenticated_total", "counter", "Connections admitted by a verified token.", self.connections_authenticated),
-            ("auth_failures_total", "counter", "Connections refused for their token.", self.auth_failures),
-            ("sessions_live", "gauge", "Sessions live now.", self.sessions_live),
-            ("sessions_started_total", "counter", "Sessions started.", self.sessions_started),
-            ("sessions_ended_total", "counter", "Sessions ended.", self.sessions_ended),
-            ("sessions_archived", "gauge", "Ended sessions held in the archive.", self.sessions_archived),
-            ("messages_in_total", "counter", "Data messages received.", self.messages_in),
-            ("messages_out_total", "counter", "Data messages sent.", self.messages_out),
-            ("result_tokens_total", "counter", "Result tokens signed.", self.result_tokens),
-            ("slow_consumers_closed_total", "counter", "Connections closed for the outbound cap.", self.slow_consumers_closed),
-            ("game_panics_total", "counter", "Game-logic panics caught.", self.game_panics),
+            (
+                "connections_accepted_total",
+                "counter",
+                "Sockets accepted.",
+                self.connections_accepted,
+            ),
+            (
+                "connections_open",
+                "gauge",
+                "Sockets open now.",
+                self.connections_open,
+            ),
+            (
+                "connections_authenticated_total",
+                "counter",
+                "Connections admitted by a verified token.",
+                self.connections_authenticated,
+            ),
+            (
+                "auth_failures_total",
+                "counter",
+                "Connections refused for their token.",
+                self.auth_failures,
+            ),
+            (
+                "sessions_live",
+                "gauge",
+                "Sessions live now.",
+                self.sessions_live,
+            ),
+            (
+                "sessions_started_total",
+                "counter",
+                "Sessions started.",
+                self.sessions_started,
+            ),
+            (
+                "sessions_ended_total",
+                "counter",
+                "Sessions ended.",
+                self.sessions_ended,
+            ),
+            (
+                "sessions_archived",
+                "gauge",
+                "Ended sessions held in the archive.",
+                self.sessions_archived,
+            ),
+            (
+                "messages_in_total",
+                "counter",
+                "Data messages received.",
+                self.messages_in,
+            ),
+            (
+                "messages_out_total",
+                "counter",
+                "Data messages sent.",
+                self.messages_out,
+            ),
+            (
+                "result_tokens_total",
+                "counter",
+                "Result tokens signed.",
+                self.result_tokens,
+            ),
+            (
+                "slow_consumers_closed_total",
+                "counter",
+                "Connections closed for the outbound cap.",
+                self.slow_consumers_closed,
+            ),
+            (
+                "game_panics_total",
+                "counter",
+                "Game-logic panics caught.",
+                self.game_panics,
+            ),
         ];
         let mut out = String::with_capacity(2048);
         for (name, kind, help, value) in rows {
@@ -132,7 +197,10 @@ mod tests {
         Counters::add(&a.closed, 2);
         Counters::add(&b.sessions_started, 4);
         Counters::add(&a.sessions_ended, 1);
-        let s = Registry { threads: vec![a, b] }.snapshot();
+        let s = Registry {
+            threads: vec![a, b],
+        }
+        .snapshot();
         assert_eq!(s.connections_accepted, 8);
         assert_eq!(s.connections_open, 6);
         assert_eq!(s.sessions_live, 3);

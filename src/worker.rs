@@ -2,7 +2,7 @@
 //! batches, runs the pure session state machines, signs result tokens, and sends what the
 //! I/O threads must do in one batch per I/O thread per loop, with one wake each.
 
-use crate::archive::Archive;
+use crate::archive::{Archive, Ended};
 use crate::game::{Game, Message};
 use crate::jwt::{RESULT_TOKEN_TYPE, Signer, Verified};
 use crate::session::{COMPLETE, Effect, Now, SESSION_ENDED, Session};
@@ -35,6 +35,9 @@ pub(crate) struct WorkerConfig {
     pub(crate) state: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
+/// A game timer: (due on the monotonic clock, session serial, timer id, session key).
+type TimerEntry = (u64, u64, u64, Arc<str>);
+
 /// A session's end, as the worker carries it out.
 struct Ending {
     result: serde_json::Value,
@@ -61,7 +64,7 @@ pub(crate) struct Worker<G: Game> {
     sessions: HashMap<Arc<str>, Live<G>>,
     conns: HashMap<ConnId, (Arc<str>, usize)>,
     archive: Archive,
-    timers: BinaryHeap<Reverse<(u64, u64, u64, Arc<str>)>>,
+    timers: BinaryHeap<Reverse<TimerEntry>>,
     effects: Vec<Effect>,
     serial: u64,
     epoch: Instant,
@@ -161,16 +164,21 @@ impl<G: Game> Worker<G> {
             ToWorker::Join { conn, token } => self.join(conn, token, now),
             ToWorker::Message { conn, message } => {
                 Counters::add(&self.counters.messages_in, 1);
-                let Some((key, idx)) = self.conns.get(&conn) else { return false };
+                let Some((key, idx)) = self.conns.get(&conn) else {
+                    return false;
+                };
                 let key = Arc::clone(key);
                 let idx = *idx;
                 if let Some(live) = self.sessions.get_mut(&key) {
-                    live.session.message(idx, conn, &message, now, &mut self.effects);
+                    live.session
+                        .message(idx, conn, &message, now, &mut self.effects);
                 }
                 self.apply(&key, now);
             }
             ToWorker::Leave { conn } => {
-                let Some((key, idx)) = self.conns.remove(&conn) else { return false };
+                let Some((key, idx)) = self.conns.remove(&conn) else {
+                    return false;
+                };
                 if let Some(live) = self.sessions.get_mut(&key) {
                     live.session.leave(idx, conn, now, &mut self.effects);
                 }
@@ -194,12 +202,21 @@ impl<G: Game> Worker<G> {
                 let jwt = match ended.token_for(token.player()) {
                     Some(t) => t.to_owned(),
                     None => {
-                        let (sid, tenant, result) =
-                            (Arc::clone(&ended.sid), ended.tenant.clone(), ended.result.clone());
+                        let (sid, tenant, result) = (
+                            Arc::clone(&ended.sid),
+                            ended.tenant.clone(),
+                            ended.result.clone(),
+                        );
                         self.mint(&sid, tenant.as_deref(), token.player(), &result, now)
                     }
                 };
-                self.push(conn.io, ToIo::Send { conn, message: Message::text(jwt) });
+                self.push(
+                    conn.io,
+                    ToIo::Send {
+                        conn,
+                        message: Message::text(jwt),
+                    },
+                );
                 self.close(conn, COMPLETE.0, COMPLETE.1.into());
             } else {
                 self.close(conn, SESSION_ENDED.0, SESSION_ENDED.1.into());
@@ -213,7 +230,11 @@ impl<G: Game> Worker<G> {
             let state = self.config.state.clone();
             let (session, joined) = Session::<G>::start(token, conn, state, now, &mut self.effects);
             self.serial += 1;
-            let live = Live { session, tenant, serial: self.serial };
+            let live = Live {
+                session,
+                tenant,
+                serial: self.serial,
+            };
             self.sessions.insert(Arc::clone(&key), live);
             Counters::add(&self.counters.sessions_started, 1);
             joined
@@ -236,8 +257,22 @@ impl<G: Game> Worker<G> {
                         self.timers.push(Reverse(entry));
                     }
                 }
-                Effect::End { result, code, reason, recipients, participants, tokens } => {
-                    let ended = Ending { result, code, reason, recipients, participants, tokens };
+                Effect::End {
+                    result,
+                    code,
+                    reason,
+                    recipients,
+                    participants,
+                    tokens,
+                } => {
+                    let ended = Ending {
+                        result,
+                        code,
+                        reason,
+                        recipients,
+                        participants,
+                        tokens,
+                    };
                     self.end(key, ended, now);
                 }
             }
@@ -246,23 +281,51 @@ impl<G: Game> Worker<G> {
     }
 
     fn end(&mut self, key: &Arc<str>, e: Ending, now: Now) {
-        let Ending { result, code, reason, recipients, participants, tokens } = e;
-        let Some(live) = self.sessions.remove(key) else { return };
+        let Ending {
+            result,
+            code,
+            reason,
+            recipients,
+            participants,
+            tokens,
+        } = e;
+        let Some(live) = self.sessions.remove(key) else {
+            return;
+        };
         if code == crate::session::PANICKED.0 {
             Counters::add(&self.counters.game_panics, 1);
         }
         let sid = Arc::clone(live.session.sid());
         for (pid, conn) in recipients {
-            let chosen = tokens.iter().find(|(p, _)| **p == *pid).map(|(_, t)| t.clone());
-            let jwt = chosen.unwrap_or_else(|| self.mint(&sid, live.tenant.as_deref(), &pid, &result, now));
-            self.push(conn.io, ToIo::Send { conn, message: Message::text(jwt) });
+            let chosen = tokens
+                .iter()
+                .find(|(p, _)| **p == *pid)
+                .map(|(_, t)| t.clone());
+            let jwt = chosen
+                .unwrap_or_else(|| self.mint(&sid, live.tenant.as_deref(), &pid, &result, now));
+            self.push(
+                conn.io,
+                ToIo::Send {
+                    conn,
+                    message: Message::text(jwt),
+                },
+            );
             self.close(conn, code, reason.into());
         }
-        self.archive.insert(Arc::clone(key), sid, live.tenant, result, participants, tokens, now.unix_ms);
+        let ended = Ended {
+            sid,
+            tenant: live.tenant,
+            result,
+            participants,
+            tokens,
+            expires_at_ms: 0,
+        };
+        self.archive.insert(Arc::clone(key), ended, now.unix_ms);
         Counters::add(&self.counters.sessions_ended, 1);
-        self.counters
-            .archived
-            .store(self.archive.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.counters.archived.store(
+            self.archive.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Signs player `pid`'s result token.
@@ -311,7 +374,13 @@ impl<G: Game> Worker<G> {
         conns.sort_unstable_by_key(|c| c.io);
         for group in conns.chunk_by(|a, b| a.io == b.io) {
             let io = group[0].io;
-            self.push(io, ToIo::SendMany { conns: group.to_vec(), message: message.clone() });
+            self.push(
+                io,
+                ToIo::SendMany {
+                    conns: group.to_vec(),
+                    message: message.clone(),
+                },
+            );
         }
     }
 
@@ -321,7 +390,9 @@ impl<G: Game> Worker<G> {
                 break;
             }
             let (serial, timer) = (*serial, *timer);
-            let Some(Reverse((.., key))) = self.timers.pop() else { break };
+            let Some(Reverse((.., key))) = self.timers.pop() else {
+                break;
+            };
             if let Some(live) = self.sessions.get_mut(&key) {
                 if live.serial == serial {
                     live.session.timer(timer, now, &mut self.effects);
@@ -343,9 +414,10 @@ impl<G: Game> Worker<G> {
             }
         }
         if self.archive.expire(now.unix_ms) > 0 {
-            self.counters
-                .archived
-                .store(self.archive.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.counters.archived.store(
+                self.archive.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
     }
 

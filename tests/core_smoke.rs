@@ -7,7 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tungstenite::Message;
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn login(signer: &Signer, pid: &str, sid: &str) -> String {
@@ -41,20 +44,32 @@ fn chat_session_runs_and_ends_with_verifiable_result_tokens() {
         }
         ws
     };
-    let text = |ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>| {
-        match ws.read().unwrap() {
+    let text =
+        |ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>| match ws
+            .read()
+            .unwrap()
+        {
             Message::Text(t) => serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap(),
             other => panic!("expected text, got {other:?}"),
-        }
-    };
+        };
     let mut a = connect("alice");
-    assert_eq!(text(&mut a), serde_json::json!({"type":"welcome","pid":"alice","sid":"room-1"}));
+    assert_eq!(
+        text(&mut a),
+        serde_json::json!({"type":"welcome","pid":"alice","sid":"room-1"})
+    );
     let mut b = connect("bob");
     assert_eq!(text(&mut b)["pid"], "bob");
     a.send(Message::text("hi bob")).unwrap();
-    assert_eq!(text(&mut a), serde_json::json!({"pid":"alice","message":"hi bob"}));
-    assert_eq!(text(&mut b), serde_json::json!({"pid":"alice","message":"hi bob"}));
-    b.send(Message::text(r#"{"type":"end","result":{"winner":"bob"}}"#)).unwrap();
+    assert_eq!(
+        text(&mut a),
+        serde_json::json!({"pid":"alice","message":"hi bob"})
+    );
+    assert_eq!(
+        text(&mut b),
+        serde_json::json!({"pid":"alice","message":"hi bob"})
+    );
+    b.send(Message::text(r#"{"type":"end","result":{"winner":"bob"}}"#))
+        .unwrap();
 
     let results = Verifier::<NoClaims>::for_results(
         jwt_game_server::Keys::from_jwks_str(&server.result_jwks().to_string()).unwrap(),
@@ -62,7 +77,9 @@ fn chat_session_runs_and_ends_with_verifiable_result_tokens() {
     )
     .unwrap();
     for (ws, pid) in [(&mut a, "alice"), (&mut b, "bob")] {
-        let Message::Text(jwt) = ws.read().unwrap() else { panic!("no result token") };
+        let Message::Text(jwt) = ws.read().unwrap() else {
+            panic!("no result token")
+        };
         let v = results.verify(jwt.as_str(), now()).unwrap();
         assert_eq!((v.player(), v.session()), (pid, "room-1"));
         match ws.read() {
@@ -75,8 +92,13 @@ fn chat_session_runs_and_ends_with_verifiable_result_tokens() {
     }
     // A late connection for the ended session gets its result, then 1000.
     let mut late = connect("alice");
-    let Message::Text(jwt) = late.read().unwrap() else { panic!("no late result") };
-    assert_eq!(results.verify(jwt.as_str(), now()).unwrap().player(), "alice");
+    let Message::Text(jwt) = late.read().unwrap() else {
+        panic!("no late result")
+    };
+    assert_eq!(
+        results.verify(jwt.as_str(), now()).unwrap().player(),
+        "alice"
+    );
     let stats = server.stats();
     assert_eq!(stats.sessions_ended, 1);
     assert_eq!(stats.result_tokens, 3);

@@ -22,7 +22,8 @@ pub(crate) fn bind_all(
     addrs: &[SocketAddr],
     threads: usize,
 ) -> io::Result<(Vec<Vec<mio::net::TcpListener>>, Vec<SocketAddr>)> {
-    let mut per_thread: Vec<Vec<mio::net::TcpListener>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut per_thread: Vec<Vec<mio::net::TcpListener>> =
+        (0..threads).map(|_| Vec::new()).collect();
     let mut bound = Vec::with_capacity(addrs.len());
     for &addr in addrs {
         let first = bind(addr)?;

@@ -167,7 +167,11 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             return Duration::ZERO;
         }
         let mut next = self.next_keepalive_ms;
-        for q in [&self.handshake_deadlines, &self.auth_deadlines, &self.close_deadlines] {
+        for q in [
+            &self.handshake_deadlines,
+            &self.auth_deadlines,
+            &self.close_deadlines,
+        ] {
             if let Some(&(at, ..)) = q.front() {
                 next = next.min(at);
             }
@@ -186,7 +190,9 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
 
     fn accept(&mut self, which: usize) {
         loop {
-            let Some(listener) = self.listeners.get(which) else { return };
+            let Some(listener) = self.listeners.get(which) else {
+                return;
+            };
             let (tcp, _peer) = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -236,13 +242,16 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             }
             entry.insert(conn);
             let deadline = self.now_ms + ms(self.shared.limits.handshake_timeout);
-            self.handshake_deadlines.push_back((deadline, slot, generation));
+            self.handshake_deadlines
+                .push_back((deadline, slot, generation));
         }
     }
 
     /// A socket is ready.
     fn ready(&mut self, slot: usize, readable: bool, writable: bool) {
-        let Some(conn) = self.conns.get(slot) else { return };
+        let Some(conn) = self.conns.get(slot) else {
+            return;
+        };
         match conn.state {
             State::Http { .. } => {
                 if readable {
@@ -320,8 +329,12 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 break;
             }
             self.handshake_deadlines.pop_front();
-            let Some(c) = self.conns.get(slot) else { continue };
-            if c.generation == generation && matches!(c.state, State::Http { .. } | State::Respond { .. }) {
+            let Some(c) = self.conns.get(slot) else {
+                continue;
+            };
+            if c.generation == generation
+                && matches!(c.state, State::Http { .. } | State::Respond { .. })
+            {
                 self.remove(slot, true);
             }
         }
@@ -330,7 +343,9 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 break;
             }
             self.auth_deadlines.pop_front();
-            let Some(c) = self.conns.get(slot) else { continue };
+            let Some(c) = self.conns.get(slot) else {
+                continue;
+            };
             if c.generation == generation && matches!(c.state, State::Ws { joined: false, .. }) {
                 Counters::add(&self.counters.auth_failures, 1);
                 let e = crate::AuthError::AuthTimeout;
@@ -342,7 +357,9 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 break;
             }
             self.close_deadlines.pop_front();
-            let Some(c) = self.conns.get(slot) else { continue };
+            let Some(c) = self.conns.get(slot) else {
+                continue;
+            };
             if c.generation == generation && matches!(c.state, State::Closing { .. }) {
                 self.remove(slot, false);
             }
@@ -381,7 +398,9 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
 
     /// Tells the worker a joined connection went away (not on the worker's request).
     fn leave(&mut self, slot: usize) {
-        let Some(c) = self.conns.get_mut(slot) else { return };
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
         if let Some(w) = c.worker.take() {
             let conn = ConnId {
                 io: self.index,

@@ -35,8 +35,12 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     pub(super) fn read_http(&mut self, slot: usize) {
         let max = self.shared.limits.max_request_bytes;
         let next = {
-            let Some(conn) = self.conns.get_mut(slot) else { return };
-            let State::Http { stream, buf } = &mut conn.state else { return };
+            let Some(conn) = self.conns.get_mut(slot) else {
+                return;
+            };
+            let State::Http { stream, buf } = &mut conn.state else {
+                return;
+            };
             let mut chunk = [0u8; 2048];
             let mut closed = false;
             loop {
@@ -68,7 +72,11 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             Next::Wait => {}
             Next::Close => self.remove(slot, false),
             Next::Respond(bytes) => self.respond(slot, &bytes),
-            Next::Upgrade { response, leftover, token } => {
+            Next::Upgrade {
+                response,
+                leftover,
+                token,
+            } => {
                 self.upgrade(slot, &response, leftover, token.as_deref());
             }
         }
@@ -116,10 +124,10 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
 
     /// Writes `bytes` and closes once they are out.
     fn respond(&mut self, slot: usize, bytes: &[u8]) {
-        let Some(conn) = self.conns.get_mut(slot) else { return };
-        let state = std::mem::replace(
-            &mut conn.state,
-State::Gone);
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let state = std::mem::replace(&mut conn.state, State::Gone);
         let (State::Http { mut stream, .. } | State::Respond { mut stream }) = state else {
             conn.state = state;
             return;
@@ -151,22 +159,27 @@ State::Gone);
             .max_frame_size(Some(limits.max_frame_bytes));
         let now_ms = self.now_ms;
         let auth_deadline = now_ms + ms(limits.auth_timeout);
-        let Some(conn) = self.conns.get_mut(slot) else { return };
-        let state = std::mem::replace(
-            &mut conn.state,
-State::Gone);
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let state = std::mem::replace(&mut conn.state, State::Gone);
         let State::Http { mut stream, .. } = state else {
             conn.state = state;
             return;
         };
         stream.queue(response);
         let ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(config));
-        conn.state = State::Ws { ws: Box::new(ws), joined: false };
+        conn.state = State::Ws {
+            ws: Box::new(ws),
+            joined: false,
+        };
         conn.last_rx_ms = now_ms;
         let generation = conn.generation;
         match verified {
             Some(v) => self.join(slot, v),
-            None => self.auth_deadlines.push_back((auth_deadline, slot, generation)),
+            None => self
+                .auth_deadlines
+                .push_back((auth_deadline, slot, generation)),
         }
         self.mark_dirty(slot);
         // Frames may have arrived with the request.
@@ -178,7 +191,9 @@ State::Gone);
         Counters::add(&self.counters.authenticated, 1);
         let w = shard_of(verified.tenant(), verified.session(), self.to_workers.len());
         let conn = self.conn_id(slot);
-        let Some(c) = self.conns.get_mut(slot) else { return };
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
         if let State::Ws { joined, .. } = &mut c.state {
             *joined = true;
         }
@@ -189,4 +204,3 @@ State::Gone);
         });
     }
 }
-

@@ -29,7 +29,9 @@ enum Outcome {
 fn classify(e: &WsError) -> Outcome {
     match e {
         WsError::Io(e) if e.kind() == io::ErrorKind::WouldBlock => Outcome::Idle,
-        WsError::Capacity(CapacityError::MessageTooLong { .. }) => Outcome::Close(1009, "message_too_big"),
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            Outcome::Close(1009, "message_too_big")
+        }
         WsError::Capacity(_) => Outcome::Close(1009, "frame_too_big"),
         WsError::Protocol(_) => Outcome::Close(1002, "protocol_error"),
         WsError::Utf8(_) => Outcome::Close(1007, "invalid_utf8"),
@@ -43,21 +45,21 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     pub(super) fn read_ws(&mut self, slot: usize) {
         let max_in_row = 1024;
         for _ in 0..max_in_row {
-            let Some(conn) = self.conns.get_mut(slot) else { return };
+            let Some(conn) = self.conns.get_mut(slot) else {
+                return;
+            };
             let (ws, joined) = match &mut conn.state {
                 State::Ws { ws, joined } => (ws, *joined),
-                State::Closing { ws } => {
-                    match ws.read() {
-                        Ok(_) => continue,
-                        Err(e) => match classify(&e) {
-                            Outcome::Idle => return,
-                            _ => {
-                                self.remove(slot, false);
-                                return;
-                            }
-                        },
-                    }
-                }
+                State::Closing { ws } => match ws.read() {
+                    Ok(_) => continue,
+                    Err(e) => match classify(&e) {
+                        Outcome::Idle => return,
+                        _ => {
+                            self.remove(slot, false);
+                            return;
+                        }
+                    },
+                },
                 _ => return,
             };
             let msg = match ws.read() {
@@ -138,8 +140,12 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             return;
         }
         let slot = conn.slot as usize;
-        let Some(c) = self.conns.get_mut(slot) else { return };
-        let State::Ws { ws, .. } = &mut c.state else { return };
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let State::Ws { ws, .. } = &mut c.state else {
+            return;
+        };
         match ws.write(message) {
             Ok(()) => {}
             Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -161,7 +167,9 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     /// Sends a close frame (after what is queued) and waits a grace period for the peer.
     /// The worker is not told: callers that need it call `leave` first.
     pub(super) fn close_ws(&mut self, slot: usize, code: u16, reason: &str) {
-        let Some(conn) = self.conns.get_mut(slot) else { return };
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
         let state = std::mem::replace(&mut conn.state, State::Gone);
         let State::Ws { mut ws, .. } = state else {
             conn.state = state;
@@ -197,7 +205,9 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     pub(super) fn flush_dirty(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
         for slot in dirty {
-            let Some(conn) = self.conns.get_mut(slot) else { continue };
+            let Some(conn) = self.conns.get_mut(slot) else {
+                continue;
+            };
             conn.dirty = false;
             let result = match &mut conn.state {
                 State::Respond { stream } => match stream.drain() {
@@ -219,7 +229,10 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             };
             if result.is_err() {
                 // A finished response, a completed close handshake, or a dead socket.
-                let joined = self.conns.get(slot).is_some_and(|c| matches!(c.state, State::Ws { .. }));
+                let joined = self
+                    .conns
+                    .get(slot)
+                    .is_some_and(|c| matches!(c.state, State::Ws { .. }));
                 self.remove(slot, joined);
             }
         }
