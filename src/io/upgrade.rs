@@ -3,7 +3,9 @@
 
 use super::conn::State;
 use super::{IoThread, ms};
+use crate::AuthError;
 use crate::http::{self, BadRequest, HttpResponse, Route};
+use crate::jwt::Verified;
 use crate::shard::{ToWorker, shard_of};
 use crate::stats::Counters;
 use std::io::{self, Read};
@@ -18,6 +20,9 @@ pub(super) fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// Most tokens a thread remembers as verified (the cache is emptied when full).
+const TOKEN_CACHE_ENTRIES: usize = 4096;
 
 enum Next {
     Wait,
@@ -139,7 +144,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
 
     fn upgrade(&mut self, slot: usize, response: &[u8], leftover: Vec<u8>, token: Option<&str>) {
         let verified = match token {
-            Some(t) => match self.shared.verifier.verify(t, unix_now()) {
+            Some(t) => match self.verify_token(t) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     Counters::add(&self.counters.auth_failures, 1);
@@ -187,7 +192,25 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     }
 
     /// The token verified: the connection joins its session on the owning worker.
-    pub(super) fn join(&mut self, slot: usize, verified: crate::jwt::Verified<C>) {
+    /// Verifies a login token, answering repeats of a recently verified token from a small
+    /// per-thread cache (until their `exp`), so reconnect storms skip the signature check.
+    pub(super) fn verify_token(&mut self, token: &str) -> Result<Arc<Verified<C>>, AuthError> {
+        let now = unix_now();
+        let leeway = self.shared.verifier.spec().leeway_value().as_secs();
+        if let Some(v) = self.token_cache.get(token) {
+            if v.expires_at().saturating_add(leeway) >= now {
+                return Ok(Arc::clone(v));
+            }
+        }
+        let v = Arc::new(self.shared.verifier.verify(token, now)?);
+        if self.token_cache.len() >= TOKEN_CACHE_ENTRIES {
+            self.token_cache.clear();
+        }
+        self.token_cache.insert(token.into(), Arc::clone(&v));
+        Ok(v)
+    }
+
+    pub(super) fn join(&mut self, slot: usize, verified: Arc<Verified<C>>) {
         Counters::add(&self.counters.authenticated, 1);
         let w = shard_of(verified.tenant(), verified.session(), self.to_workers.len());
         let conn = self.conn_id(slot);
@@ -200,7 +223,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         c.worker = Some(w as u16);
         self.to_workers[w].push(ToWorker::Join {
             conn,
-            token: Arc::new(verified),
+            token: verified,
         });
     }
 }

@@ -2,7 +2,6 @@
 //! queue outbound messages under the byte cap, close with a code, flush once per iteration.
 
 use super::conn::State;
-use super::upgrade::unix_now;
 use super::{CLOSE_GRACE_MS, IoThread};
 use crate::game::Message;
 use crate::shard::{ConnId, ToWorker};
@@ -125,7 +124,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             self.close_ws(slot, 1008, crate::AuthError::TokenTooLarge.code());
             return;
         }
-        match self.shared.verifier.verify(token, unix_now()) {
+        match self.verify_token(token) {
             Ok(v) => self.join(slot, v),
             Err(e) => {
                 Counters::add(&self.counters.auth_failures, 1);
