@@ -15,8 +15,13 @@ pub(crate) enum State {
         ws: Box<WebSocket<Stream>>,
         joined: bool,
     },
-    /// A close frame is queued; waiting for it to flush and for the peer's close.
-    Closing { ws: Box<WebSocket<Stream>> },
+    /// A close frame is queued; waiting for it to flush and for the peer's close. After a
+    /// read error (`frames: false`) tungstenite's reader is not used again: incoming bytes are
+    /// discarded until the peer hangs up or the grace period ends.
+    Closing {
+        ws: Box<WebSocket<Stream>>,
+        frames: bool,
+    },
     /// Only for the instant a state is moved out to build the next one.
     Gone,
 }
@@ -41,7 +46,7 @@ impl Conn {
     pub(crate) fn tcp(&mut self) -> Option<&mut mio::net::TcpStream> {
         match &mut self.state {
             State::Http { stream, .. } | State::Respond { stream } => Some(&mut stream.tcp),
-            State::Ws { ws, .. } | State::Closing { ws } => Some(&mut ws.get_mut().tcp),
+            State::Ws { ws, .. } | State::Closing { ws, .. } => Some(&mut ws.get_mut().tcp),
             State::Gone => None,
         }
     }

@@ -137,7 +137,21 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 match event.token() {
                     WAKER => {}
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
-                    Token(slot) => self.ready(slot, event.is_readable(), event.is_writable()),
+                    Token(slot) => {
+                        let (r, w) = (event.is_readable(), event.is_writable());
+                        let handled =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                self.ready(slot, r, w);
+                            }));
+                        if handled.is_err() {
+                            // A bug must cost one connection, not the thread's thousands.
+                            log::error!(
+                                "I/O thread {}: panic on a connection; dropping it",
+                                self.index
+                            );
+                            self.remove(slot, true);
+                        }
+                    }
                 }
             }
             for slot in std::mem::take(&mut self.pending_reads) {

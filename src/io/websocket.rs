@@ -6,7 +6,7 @@ use super::{CLOSE_GRACE_MS, IoThread};
 use crate::game::Message;
 use crate::shard::{ConnId, ToWorker};
 use crate::stats::Counters;
-use std::io;
+use std::io::{self, Read};
 use tungstenite::Error as WsError;
 use tungstenite::error::CapacityError;
 use tungstenite::protocol::CloseFrame;
@@ -49,7 +49,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             };
             let (ws, joined) = match &mut conn.state {
                 State::Ws { ws, joined } => (ws, *joined),
-                State::Closing { ws } => match ws.read() {
+                State::Closing { ws, frames: true } => match ws.read() {
                     Ok(_) => continue,
                     Err(e) => match classify(&e) {
                         Outcome::Idle => return,
@@ -59,6 +59,17 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                         }
                     },
                 },
+                State::Closing { ws, frames: false } => {
+                    let mut sink = [0u8; 1024];
+                    match ws.get_mut().tcp.read(&mut sink) {
+                        Ok(0) => self.remove(slot, false),
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(_) => self.remove(slot, false),
+                    }
+                    return;
+                }
                 _ => return,
             };
             let msg = match ws.read() {
@@ -72,6 +83,12 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                             }
                             self.leave(slot);
                             self.close_ws(slot, code, reason);
+                            // tungstenite's reader is in an error state: never read frames again.
+                            if let Some(State::Closing { frames, .. }) =
+                                self.conns.get_mut(slot).map(|c| &mut c.state)
+                            {
+                                *frames = false;
+                            }
                         }
                         Outcome::Drop => self.remove(slot, true),
                     }
@@ -103,8 +120,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                     self.leave(slot);
                     if let Some(conn) = self.conns.get_mut(slot) {
                         let state = std::mem::replace(&mut conn.state, State::Gone);
-                        if let State::Ws { ws, .. } | State::Closing { ws } = state {
-                            conn.state = State::Closing { ws };
+                        if let State::Ws { ws, .. } | State::Closing { ws, .. } = state {
+                            conn.state = State::Closing { ws, frames: true };
                         }
                     }
                     self.mark_dirty(slot);
@@ -184,17 +201,17 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(WsError::WriteBufferFull(_)) => {
                 // No room even for the close frame: the peer is not reading. Drop it.
-                conn.state = State::Closing { ws };
+                conn.state = State::Closing { ws, frames: true };
                 self.remove(slot, false);
                 return;
             }
             Err(_) => {
-                conn.state = State::Closing { ws };
+                conn.state = State::Closing { ws, frames: true };
                 self.remove(slot, false);
                 return;
             }
         }
-        conn.state = State::Closing { ws };
+        conn.state = State::Closing { ws, frames: true };
         self.close_deadlines
             .push_back((self.now_ms + CLOSE_GRACE_MS, slot, generation));
         self.mark_dirty(slot);
@@ -219,7 +236,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                     Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
                     Err(_) => Err(()),
                 },
-                State::Closing { ws } => match ws.flush() {
+                State::Closing { ws, .. } => match ws.flush() {
                     Ok(()) => Ok(()),
                     Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
                     Err(_) => Err(()),
