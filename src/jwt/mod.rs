@@ -6,9 +6,13 @@
 //! - [`Signer`]: signs result tokens (and admission tickets) as compact JWS.
 
 mod base64url;
+mod claims;
+mod json;
 mod keys;
 mod sign;
 mod spec;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use keys::{Algorithm, Keys};
