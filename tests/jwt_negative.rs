@@ -1799,3 +1799,68 @@ fn private_jwk_without_kid_is_refused() {
 fn garbage_pkcs8_is_refused() {
     assert!(Signer::ed25519_from_pkcs8("k", b"not a key").is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The caller's extra claims `C`.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, serde::Deserialize)]
+struct Level {
+    #[allow(dead_code)]
+    level: u32,
+}
+
+#[test]
+fn extra_claim_of_the_wrong_type_is_rejected_with_token_malformed() {
+    let verifier = Verifier::<Level>::new(both_keys(), TokenSpec::default()).unwrap();
+    let token = hs(&claims_with(r#""level":"high""#));
+    assert_eq!(err_code(verifier.verify(&token, NOW)), "token_malformed");
+}
+
+#[test]
+fn extra_claim_required_by_the_callers_type_is_rejected_with_token_malformed_when_absent() {
+    let verifier = Verifier::<Level>::new(both_keys(), TokenSpec::default()).unwrap();
+    assert_eq!(
+        err_code(verifier.verify(&hs(&good_claims()), NOW)),
+        "token_malformed"
+    );
+}
+
+#[test]
+fn duplicate_claims_are_rejected_with_token_malformed_whatever_the_callers_type() {
+    let token = hs(&claims_with(r#""level":1,"level":2"#));
+    let dup_exp = hs(&claims_with(&format!(r#""exp":{}"#, NOW + 1)));
+    let value = Verifier::<serde_json::Value>::new(both_keys(), TokenSpec::default()).unwrap();
+    let level = Verifier::<Level>::new(both_keys(), TokenSpec::default()).unwrap();
+    for t in [&token, &dup_exp] {
+        assert_eq!(err_code(value.verify(t, NOW)), "token_malformed");
+        assert_eq!(err_code(level.verify(t, NOW)), "token_malformed");
+    }
+}
+
+#[test]
+fn forged_token_whose_extra_claims_parse_is_still_rejected_with_signature_invalid() {
+    let verifier = Verifier::<Level>::new(both_keys(), TokenSpec::default()).unwrap();
+    let token = hs(&claims_with(r#""level":1"#));
+    let [h, _, s] = segments(&token);
+    let forged = b64(claims_with(r#""level":99"#));
+    assert_eq!(
+        err_code(verifier.verify(&format!("{h}.{forged}.{s}"), NOW)),
+        "signature_invalid"
+    );
+}
+
+#[test]
+fn nested_bomb_is_rejected_with_token_malformed_whatever_the_callers_type() {
+    let bomb = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    let token = hs(&claims_with(&format!(r#""x":{bomb}"#)));
+    let value = Verifier::<serde_json::Value>::new(both_keys(), TokenSpec::default()).unwrap();
+    assert_eq!(err_code(value.verify(&token, NOW)), "token_malformed");
+}
+
+#[test]
+fn moderate_nesting_is_accepted() {
+    let nest = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let token = hs(&claims_with(&format!(r#""x":{nest}"#)));
+    assert!(check(&token).is_ok());
+}

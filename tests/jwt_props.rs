@@ -3,8 +3,9 @@
 
 mod util;
 
-use jwt_game_server::{AuthError, TokenSpec};
+use jwt_game_server::{AuthError, NoClaims, TokenSpec, Verifier};
 use proptest::prelude::*;
+use serde_json::Value;
 use util::*;
 
 /// One edit of a token's bytes.
@@ -198,4 +199,83 @@ proptest! {
             prop_assert!(v.expires_at() + 30 >= NOW);
         }
     }
+
+    #[test]
+    fn claims_seen_by_the_callers_type_match_the_verifiers_view(
+        members in claim_members(),
+    ) {
+        // Differential: a verifier handing the caller a `Value` and one handing nothing must
+        // agree on every token, and the `Value` must be exactly the claims set.
+        let payload = format!("{{{}}}", members.iter().map(|(n, v)| format!("\"{n}\":{v}")).collect::<Vec<_>>().join(","));
+        let token = hs(&payload);
+        let spec = || TokenSpec::default().audience("game").issuer("auth");
+        let plain = Verifier::<NoClaims>::new(both_keys(), spec()).unwrap();
+        let value = Verifier::<Value>::new(both_keys(), spec()).unwrap();
+        let a = plain.verify(&token, NOW).map(|_| ());
+        let b = value.verify(&token, NOW);
+        prop_assert_eq!(a, b.as_ref().map(|_| ()).map_err(|e| *e), "payload {}", payload);
+        let mut names: Vec<String> = members.iter().map(|(n, _)| n.replace("\\u0065", "e")).collect();
+        names.sort();
+        let has_duplicates = names.windows(2).any(|w| w[0] == w[1]);
+        if has_duplicates {
+            prop_assert_eq!(a, Err(AuthError::TokenMalformed), "payload {}", payload);
+        }
+        if let Ok(v) = b {
+            let expected: Value = serde_json::from_str(&payload).unwrap();
+            prop_assert_eq!(v.into_claims(), expected);
+        }
+    }
+}
+
+/// The usual claims in a random order, plus up to four random members (possibly duplicates,
+/// possibly of the wrong type).
+fn claim_members() -> impl Strategy<Value = Vec<(String, String)>> {
+    let base = vec![
+        ("pid".to_owned(), r#""alice""#.to_owned()),
+        ("sid".to_owned(), "7".to_owned()),
+        ("iat".to_owned(), (NOW - 10).to_string()),
+        ("exp".to_owned(), (NOW + 300).to_string()),
+        ("aud".to_owned(), r#"["x","game"]"#.to_owned()),
+        ("iss".to_owned(), r#""auth""#.to_owned()),
+    ];
+    let name = proptest::sample::select(vec![
+        "exp",
+        "iat",
+        "nbf",
+        "iss",
+        "aud",
+        "jti",
+        "pid",
+        "sid",
+        "x",
+        "y",
+        "z",
+        "\\u0065xp",
+    ]);
+    let value = proptest::sample::select(vec![
+        "1700000300",
+        "1699999990",
+        "1700000031",
+        r#""auth""#,
+        r#""game""#,
+        r#"["game"]"#,
+        r#""g\u0061me""#,
+        "42",
+        "-1",
+        "1.5",
+        "null",
+        "true",
+        "{}",
+        "[]",
+        r#"{"k":[1,{"m":null}]}"#,
+        r#""""#,
+        r#""caf\u00e9""#,
+    ]);
+    let extra = proptest::collection::vec((name, value), 0..4);
+    (Just(base).prop_shuffle(), extra).prop_map(|(mut base, extra)| {
+        for (n, v) in extra {
+            base.push((n.to_owned(), v.to_owned()));
+        }
+        base
+    })
 }

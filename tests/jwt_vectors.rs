@@ -540,3 +540,235 @@ fn every_error_code_is_stable_and_round_trips() {
         assert!(e.to_string().starts_with(e.code()));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The caller's extra claims `C` see the whole claims set (read in the same pass as the
+// verifier's own claims).
+// ---------------------------------------------------------------------------------------------
+
+/// A payload with every claim the verifier reads, in unusual shapes, plus nested extras.
+fn rich_payload() -> String {
+    format!(
+        concat!(
+            r#"{{"nick":"Zo\u00eb \"Z\"","pid":42,"sid":"room-\u0031","aud":["x","game"],"#,
+            r#""iss":"auth","jti":"j-1","nbf":{nbf},"iat":{iat},"exp":{exp},"#,
+            r#""permissions":["play","chat"],"operatorId":7,"#,
+            r#""deep":{{"a":[1,2,{{"b":null}}],"c":-1.5e3,"d":true}}}}"#
+        ),
+        nbf = NOW - 5,
+        iat = NOW - 10,
+        exp = NOW + 300
+    )
+}
+
+fn rich_spec() -> TokenSpec {
+    TokenSpec::default()
+        .issuer("auth")
+        .audience("game")
+        .tenant_claim("operatorId")
+        .permissions_claim("permissions")
+        .require_permission("play")
+        .require_claim("deep")
+}
+
+#[test]
+fn extra_claims_as_a_json_value_are_exactly_the_claims_set() {
+    let payload = rich_payload();
+    let token = hs(&payload);
+    let verifier = Verifier::<Value>::new(both_keys(), rich_spec()).unwrap();
+    let verified = verifier.verify(&token, NOW).unwrap();
+    assert_eq!(verified.player(), "42");
+    assert_eq!(verified.session(), "room-1");
+    assert_eq!(verified.tenant(), Some("7"));
+    assert_eq!(verified.token_id(), Some("j-1"));
+    let expected: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(verified.into_claims(), expected);
+}
+
+#[test]
+fn extra_claims_as_a_map_are_exactly_the_claims_set() {
+    let payload = rich_payload();
+    let verifier =
+        Verifier::<std::collections::BTreeMap<String, Value>>::new(both_keys(), rich_spec())
+            .unwrap();
+    let verified = verifier.verify(&ed(&payload), NOW).unwrap();
+    let expected: std::collections::BTreeMap<String, Value> =
+        serde_json::from_str(&payload).unwrap();
+    assert_eq!(verified.claims(), &expected);
+}
+
+#[test]
+fn extra_claims_struct_reading_the_verifiers_claims_gets_their_values() {
+    #[derive(Debug, Deserialize)]
+    struct All {
+        nick: String,
+        pid: u64,
+        sid: String,
+        aud: Vec<String>,
+        iss: String,
+        jti: String,
+        nbf: u64,
+        iat: u64,
+        exp: u64,
+        permissions: Vec<String>,
+        #[serde(rename = "operatorId")]
+        operator_id: u32,
+        deep: Value,
+        absent: Option<String>,
+    }
+    let verifier = Verifier::<All>::new(both_keys(), rich_spec()).unwrap();
+    let all = verifier
+        .verify(&hs(&rich_payload()), NOW)
+        .unwrap()
+        .into_claims();
+    assert_eq!(all.nick, "Zoë \"Z\"");
+    assert_eq!(all.pid, 42);
+    assert_eq!(all.sid, "room-1");
+    assert_eq!(all.aud, ["x", "game"]);
+    assert_eq!((all.iss.as_str(), all.jti.as_str()), ("auth", "j-1"));
+    assert_eq!((all.nbf, all.iat, all.exp), (NOW - 5, NOW - 10, NOW + 300));
+    assert_eq!(all.permissions, ["play", "chat"]);
+    assert_eq!(all.operator_id, 7);
+    assert_eq!(all.deep["a"][2], json!({"b": null}));
+    assert_eq!(all.absent, None);
+}
+
+#[test]
+fn extra_claims_with_flatten_see_every_other_claim() {
+    #[derive(Debug, Deserialize)]
+    struct Flat {
+        nick: String,
+        #[serde(flatten)]
+        rest: Map<String, Value>,
+    }
+    let verifier = Verifier::<Flat>::new(both_keys(), rich_spec()).unwrap();
+    let flat = verifier
+        .verify(&hs(&rich_payload()), NOW)
+        .unwrap()
+        .into_claims();
+    assert_eq!(flat.nick, "Zoë \"Z\"");
+    assert_eq!(flat.rest["exp"], NOW + 300);
+    assert_eq!(flat.rest["aud"], json!(["x", "game"]));
+    assert_eq!(flat.rest["pid"], 42);
+    assert_eq!(flat.rest.len(), 11, "all twelve claims but `nick`");
+}
+
+#[test]
+fn extra_claims_in_an_option_or_newtype_are_read() {
+    #[derive(Debug, Deserialize)]
+    struct Nick {
+        nick: String,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Wrapped(Nick);
+    let opt = Verifier::<Option<Nick>>::new(both_keys(), rich_spec()).unwrap();
+    let got = opt.verify(&hs(&rich_payload()), NOW).unwrap().into_claims();
+    assert_eq!(got.map(|n| n.nick).as_deref(), Some("Zoë \"Z\""));
+    let newtype = Verifier::<Wrapped>::new(both_keys(), rich_spec()).unwrap();
+    let got = newtype
+        .verify(&hs(&rich_payload()), NOW)
+        .unwrap()
+        .into_claims();
+    assert_eq!(got.0.nick, "Zoë \"Z\"");
+}
+
+#[test]
+fn audience_with_escapes_is_matched_after_unescaping() {
+    let token = hs(&claims_with(r#""aud":"g\u0061me""#));
+    let spec = TokenSpec::default().audience("game");
+    let verified = Verifier::<Value>::new(both_keys(), spec)
+        .unwrap()
+        .verify(&token, NOW)
+        .unwrap();
+    assert_eq!(verified.claims()["aud"], "game");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header encodings: the known-bytes fast path and the full parse agree.
+// ---------------------------------------------------------------------------------------------
+
+/// Every order of `alg`, `typ` (absent, `JWT`, result type) and `kid` (absent or present) for
+/// both test keys, against a login and a results verifier.
+#[test]
+fn every_member_order_of_the_usual_headers_gives_the_same_answer() {
+    let login = default_verifier();
+    let results = Verifier::<NoClaims>::for_results(both_keys(), TokenSpec::default()).unwrap();
+    let mut checked = 0;
+    for (alg, kid) in [("HS256", HS_KID), ("EdDSA", ED_KID)] {
+        for typ in [None, Some(LOGIN_TOKEN_TYPE), Some(RESULT_TOKEN_TYPE)] {
+            for with_kid in [false, true] {
+                let mut members = vec![format!(r#""alg":"{alg}""#)];
+                if let Some(typ) = typ {
+                    members.push(format!(r#""typ":"{typ}""#));
+                }
+                if with_kid {
+                    members.push(format!(r#""kid":"{kid}""#));
+                }
+                for order in permutations(members.len()) {
+                    let header = format!(
+                        "{{{}}}",
+                        order
+                            .iter()
+                            .map(|&i| members[i].as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
+                    let token = if alg == "HS256" {
+                        hs_token(HS_SECRET, &header, &good_claims())
+                    } else {
+                        ed_token(&ED_SEED, &header, &good_claims())
+                    };
+                    let is_result = typ == Some(RESULT_TOKEN_TYPE);
+                    // Two keys, both with a kid: a token without kid selects none.
+                    let want = |for_results: bool| match () {
+                        () if is_result != for_results => Err("wrong_token_type"),
+                        () if !with_kid => Err("unknown_key"),
+                        () => Ok(()),
+                    };
+                    let got_login = login.verify(&token, NOW).map(|_| ()).map_err(|e| e.code());
+                    let got_results = results
+                        .verify(&token, NOW)
+                        .map(|_| ())
+                        .map_err(|e| e.code());
+                    assert_eq!(got_login, want(false), "login, header {header}");
+                    assert_eq!(got_results, want(true), "results, header {header}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 2 * (1 + 2 + 2 + 6 + 2 + 6));
+}
+
+/// All orderings of `0..n` (n ≤ 3).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    match n {
+        1 => vec![vec![0]],
+        2 => vec![vec![0, 1], vec![1, 0]],
+        3 => vec![
+            vec![0, 1, 2],
+            vec![0, 2, 1],
+            vec![1, 0, 2],
+            vec![1, 2, 0],
+            vec![2, 0, 1],
+            vec![2, 1, 0],
+        ],
+        _ => unreachable!("at most three members"),
+    }
+}
+
+#[test]
+fn usual_header_with_extra_whitespace_or_escapes_is_parsed_the_same() {
+    for header in [
+        r#"{ "alg":"HS256","kid":"hs1" }"#,
+        "{\"alg\":\"HS256\",\r\n \"kid\":\"hs1\"}",
+        r#"{"alg":"HS\u0032\u0035\u0036","kid":"hs1"}"#,
+        r#"{"\u0061lg":"HS256","kid":"h\u0073\u0031"}"#,
+        r#"{"alg":"HS256","kid":"hs1","typ":"jwt"}"#,
+        r#"{"alg":"HS256","kid":"hs1","jku":"https://x.example","x5c":["AA"],"b64":true}"#,
+    ] {
+        let token = hs_token(HS_SECRET, header, &good_claims());
+        let verified = check(&token).unwrap_or_else(|e| panic!("{header}: {e}"));
+        assert_eq!(verified.key_id(), Some(HS_KID), "{header}");
+    }
+}
