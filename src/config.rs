@@ -59,6 +59,7 @@ pub struct ServerBuilder<G = ()> {
     pub(crate) tick_interval: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) http_handler: Option<Arc<dyn HttpHandler>>,
+    pub(crate) internal_key: Option<String>,
     pub(crate) state: Option<Arc<dyn Any + Send + Sync>>,
     pub(crate) on_start: Vec<OnStart>,
     pub(crate) _game: PhantomData<fn() -> G>,
@@ -95,6 +96,7 @@ impl Default for ServerBuilder<()> {
             tick_interval: None,
             limits: Limits::default(),
             http_handler: None,
+            internal_key: None,
             state: None,
             on_start: Vec::new(),
             _game: PhantomData,
@@ -130,6 +132,7 @@ impl<G> ServerBuilder<G> {
             tick_interval: self.tick_interval,
             limits: self.limits,
             http_handler: self.http_handler,
+            internal_key: self.internal_key,
             state: self.state,
             on_start: self.on_start,
             _game: PhantomData,
@@ -254,6 +257,13 @@ impl<G> ServerBuilder<G> {
         self
     }
 
+    /// Enables `POST /internal/auth/validate-token` for back-end services presenting this key
+    /// as `Authorization: Bearer` (at least 16 bytes; off by default).
+    pub fn internal_api_key(mut self, key: impl Into<String>) -> Self {
+        self.internal_key = Some(key.into());
+        self
+    }
+
     /// Answers HTTP requests that are not WebSocket upgrades nor built-in routes.
     pub fn http_handler(mut self, handler: impl HttpHandler) -> Self {
         self.http_handler = Some(Arc::new(handler));
@@ -275,6 +285,7 @@ pub struct Built<G: Game> {
     pub(crate) tick_interval: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) http_handler: Option<Arc<dyn HttpHandler>>,
+    pub(crate) internal_key: Option<String>,
     pub(crate) state: Option<Arc<dyn Any + Send + Sync>>,
     pub(crate) on_start: Vec<OnStart>,
 }
@@ -381,6 +392,12 @@ impl<G: Game> ServerBuilder<G> {
                 "must be at least 256",
             ));
         }
+        if self.internal_key.as_ref().is_some_and(|k| k.len() < 16) {
+            return Err(ConfigError::new(
+                "internal_api_key",
+                "must be at least 16 bytes",
+            ));
+        }
         if self.result_issuer.is_empty() {
             return Err(ConfigError::new("result_issuer", "must not be empty"));
         }
@@ -411,6 +428,7 @@ impl<G: Game> ServerBuilder<G> {
             tick_interval: self.tick_interval,
             limits: self.limits,
             http_handler: self.http_handler,
+            internal_key: self.internal_key,
             state: self.state,
             on_start: self.on_start,
         })

@@ -54,6 +54,7 @@ impl<G: Game> Built<G> {
             http_handler: self.http_handler.clone(),
             registry: registry.clone(),
             jwks: jwks.to_string().into_bytes(),
+            internal_key: self.internal_key.clone(),
             open: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });

@@ -46,6 +46,7 @@ pub(crate) struct IoShared<C> {
     pub(crate) http_handler: Option<Arc<dyn HttpHandler>>,
     pub(crate) registry: Registry,
     pub(crate) jwks: Vec<u8>,
+    pub(crate) internal_key: Option<String>,
     pub(crate) open: AtomicUsize,
     pub(crate) stop: AtomicBool,
 }

@@ -118,6 +118,10 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 content_type: "application/json",
                 body: shared.jwks.clone(),
             },
+            Route::Other if req.path == crate::validate::PATH && shared.internal_key.is_some() => {
+                let key = shared.internal_key.as_deref().unwrap_or_default();
+                crate::validate::answer(req, key, &shared.verifier, unix_now())
+            }
             Route::Other => shared
                 .http_handler
                 .as_ref()
