@@ -91,6 +91,7 @@ mod error;
 mod game;
 mod http;
 mod io;
+pub mod matchmaking;
 mod runtime;
 mod session;
 mod shard;
@@ -105,4 +106,7 @@ pub use game::{Ctx, Game, Message, Player};
 pub use http::{HttpHandler, HttpRequest, HttpResponse};
 pub use runtime::{Poster, Server, ServerHandle};
 pub use stats::Stats;
+pub use matchmaking::{
+    Admission, Instance, Match, MatchRequest, Matchmaker, NoShow, Queues, TicketConfig, Waiting,
+};
 pub use jwt::{Algorithm, Keys, NoClaims, Signer, TokenSpec, Verified, Verifier};
