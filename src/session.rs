@@ -43,17 +43,21 @@ pub(crate) enum Effect {
         at_mono_ms: u64,
         timer: u64,
     },
-    /// The session ended: mint result tokens for `recipients` (connected now; send, then close
-    /// with `code`/`reason`) and archive `result` for all `participants`.
-    End {
-        result: serde_json::Value,
-        code: u16,
-        reason: &'static str,
-        recipients: Vec<(Arc<str>, ConnId)>,
-        participants: Vec<Arc<str>>,
-        /// Tokens the game chose for some players instead of result tokens.
-        tokens: Vec<(String, String)>,
-    },
+    /// The session ended.
+    End(Ending),
+}
+
+/// How a session ended: mint result tokens for `recipients` (connected now; send, then close
+/// with `code`/`reason`) and archive `result` for all `participants`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ending {
+    pub(crate) result: serde_json::Value,
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+    pub(crate) recipients: Vec<(Arc<str>, ConnId)>,
+    pub(crate) participants: Vec<Arc<str>>,
+    /// Tokens the game chose for some players instead of result tokens.
+    pub(crate) tokens: Vec<(String, String)>,
 }
 
 struct Slot<C> {
@@ -320,7 +324,7 @@ impl<G: Game> Session<G> {
                 Action::End(result) => self.finish(result.clone(), COMPLETE, out),
                 Action::EndWith(result, tokens) => {
                     self.finish(result.clone(), COMPLETE, out);
-                    if let Some(Effect::End { tokens: t, .. }) = out.last_mut() {
+                    if let Some(Effect::End(Ending { tokens: t, .. })) = out.last_mut() {
                         t.clone_from(tokens);
                     }
                 }
@@ -348,14 +352,14 @@ impl<G: Game> Session<G> {
             .filter_map(|s| s.conn.take().map(|c| (Arc::clone(&s.pid), c)))
             .collect();
         self.connected.clear();
-        out.push(Effect::End {
+        out.push(Effect::End(Ending {
             result,
             code: how.0,
             reason: how.1,
             recipients,
             participants: self.slots.iter().map(|s| Arc::clone(&s.pid)).collect(),
             tokens: Vec::new(),
-        });
+        }));
     }
 }
 
@@ -506,14 +510,14 @@ mod tests {
         assert!(s.is_ended());
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out[0], Effect::Send(conn(1), Message::text("bye")));
-        let Effect::End {
+        let Effect::End(Ending {
             result,
             code,
             reason,
             recipients,
             participants,
             ..
-        } = &out[1]
+        }) = &out[1]
         else {
             panic!("expected End, got {:?}", out[1]);
         };
@@ -532,9 +536,9 @@ mod tests {
         s.leave(0, conn(1), NOW, &mut out);
         out.clear();
         s.leave(1, conn(2), NOW, &mut out);
-        let Some(Effect::End {
+        let Some(Effect::End(Ending {
             result, recipients, ..
-        }) = out.last()
+        })) = out.last()
         else {
             panic!("{out:?}")
         };
@@ -552,12 +556,12 @@ mod tests {
         std::panic::set_hook(hook);
         assert!(s.is_ended());
         let [
-            Effect::End {
+            Effect::End(Ending {
                 result,
                 code,
                 recipients,
                 ..
-            },
+            }),
         ] = out.as_slice()
         else {
             panic!("{out:?}")
@@ -592,12 +596,12 @@ mod tests {
         s.shutdown(&mut out);
         s.shutdown(&mut out);
         assert_eq!(out.len(), 1);
-        let Effect::End {
+        let Effect::End(Ending {
             code,
             reason,
             result,
             ..
-        } = &out[0]
+        }) = &out[0]
         else {
             panic!()
         };

@@ -5,7 +5,7 @@
 use crate::archive::{Archive, Ended};
 use crate::game::{Game, Message};
 use crate::jwt::{RESULT_TOKEN_TYPE, Signer, Verified};
-use crate::session::{COMPLETE, Effect, Now, SESSION_ENDED, Session};
+use crate::session::{COMPLETE, Effect, Ending, Now, SESSION_ENDED, Session};
 use crate::shard::{ConnId, ToIo, ToWorker, session_key};
 use crate::stats::Counters;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -37,16 +37,6 @@ pub(crate) struct WorkerConfig {
 
 /// A game timer: (due on the monotonic clock, session serial, timer id, session key).
 type TimerEntry = (u64, u64, u64, Arc<str>);
-
-/// A session's end, as the worker carries it out.
-struct Ending {
-    result: serde_json::Value,
-    code: u16,
-    reason: &'static str,
-    recipients: Vec<(Arc<str>, ConnId)>,
-    participants: Vec<Arc<str>>,
-    tokens: Vec<(String, String)>,
-}
 
 struct Live<G: Game> {
     session: Session<G>,
@@ -257,30 +247,13 @@ impl<G: Game> Worker<G> {
                         self.timers.push(Reverse(entry));
                     }
                 }
-                Effect::End {
-                    result,
-                    code,
-                    reason,
-                    recipients,
-                    participants,
-                    tokens,
-                } => {
-                    let ended = Ending {
-                        result,
-                        code,
-                        reason,
-                        recipients,
-                        participants,
-                        tokens,
-                    };
-                    self.end(key, ended, now);
-                }
+                Effect::End(ending) => self.end(key, ending, now),
             }
         }
         self.effects = effects;
     }
 
-    fn end(&mut self, key: &Arc<str>, e: Ending, now: Now) {
+    fn end(&mut self, key: &Arc<str>, ending: Ending, now: Now) {
         let Ending {
             result,
             code,
@@ -288,7 +261,7 @@ impl<G: Game> Worker<G> {
             recipients,
             participants,
             tokens,
-        } = e;
+        } = ending;
         let Some(live) = self.sessions.remove(key) else {
             return;
         };

@@ -73,6 +73,17 @@ pub(crate) struct IoThread<C> {
     next_keepalive_ms: u64,
 }
 
+/// Pops the front of a deadline queue if it is due at `now`. Each queue holds one kind of
+/// deadline, all of the same length, so it is sorted by insertion.
+fn pop_due(q: &mut VecDeque<(u64, usize, u32)>, now: u64) -> Option<(usize, u32)> {
+    let &(at, slot, generation) = q.front()?;
+    if at > now {
+        return None;
+    }
+    q.pop_front();
+    Some((slot, generation))
+}
+
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -341,11 +352,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
 
     fn expire_deadlines(&mut self) {
         let now = self.now_ms;
-        while let Some(&(at, slot, generation)) = self.handshake_deadlines.front() {
-            if at > now {
-                break;
-            }
-            self.handshake_deadlines.pop_front();
+        while let Some((slot, generation)) = pop_due(&mut self.handshake_deadlines, now) {
             let Some(c) = self.conns.get(slot) else {
                 continue;
             };
@@ -355,11 +362,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 self.remove(slot, true);
             }
         }
-        while let Some(&(at, slot, generation)) = self.auth_deadlines.front() {
-            if at > now {
-                break;
-            }
-            self.auth_deadlines.pop_front();
+        while let Some((slot, generation)) = pop_due(&mut self.auth_deadlines, now) {
             let Some(c) = self.conns.get(slot) else {
                 continue;
             };
@@ -369,11 +372,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 self.close_ws(slot, 1008, e.code());
             }
         }
-        while let Some(&(at, slot, generation)) = self.close_deadlines.front() {
-            if at > now {
-                break;
-            }
-            self.close_deadlines.pop_front();
+        while let Some((slot, generation)) = pop_due(&mut self.close_deadlines, now) {
             let Some(c) = self.conns.get(slot) else {
                 continue;
             };
