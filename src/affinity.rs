@@ -1,5 +1,8 @@
-//! Core pinning: the only `unsafe` in the crate (`sched_setaffinity`/`sched_getaffinity`).
+//! The OS calls that need `unsafe`, and the only `unsafe` in the crate: core pinning
+//! (`sched_setaffinity`/`sched_getaffinity`) and the open-file limit (`setrlimit`).
 #![allow(unsafe_code)]
+
+use std::io;
 
 /// The cores this process may run on (0..available_parallelism when unknown).
 pub(crate) fn allowed_cores() -> Vec<usize> {
@@ -44,6 +47,55 @@ pub(crate) fn pin_current_thread(core: usize) -> bool {
     rc == 0
 }
 
+/// Raises the soft (and, when allowed, the hard) open-file limit to at least `want`.
+///
+/// Returns the soft limit in force afterwards, which may be lower than `want` when the hard
+/// limit cannot be raised (an unprivileged process) — callers should say so.
+///
+/// # Errors
+/// The OS error of `getrlimit`/`setrlimit`.
+// `rlim_t` is not `u64` on every platform.
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn raise_fd_limit(want: u64) -> io::Result<u64> {
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes a `struct rlimit` through the pointer, which points to a
+    // live, properly aligned local of exactly that type.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut current) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let want = want as libc::rlim_t;
+    if current.rlim_cur >= want {
+        return Ok(current.rlim_cur as u64);
+    }
+    // First try to lift the hard limit too (works as root, up to fs.nr_open).
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+        .unwrap_or(want);
+    let target = want.min(nr_open).max(current.rlim_cur);
+    let raised = libc::rlimit {
+        rlim_cur: target,
+        rlim_max: current.rlim_max.max(target),
+    };
+    // SAFETY: `setrlimit` only reads the `struct rlimit` behind the pointer, a live local.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        return Ok(target as u64);
+    }
+    // Not privileged: go as far as the hard limit allows.
+    let soft = libc::rlimit {
+        rlim_cur: want.min(current.rlim_max),
+        rlim_max: current.rlim_max,
+    };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(soft.rlim_cur as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +109,11 @@ mod tests {
             .join()
             .unwrap();
         assert!(ok);
+    }
+
+    #[test]
+    fn raising_the_fd_limit_to_a_small_value_keeps_the_current_limit() {
+        let now = raise_fd_limit(16).expect("getrlimit works");
+        assert!(now >= 16);
     }
 }

@@ -99,6 +99,8 @@ mod stats;
 mod validate;
 mod worker;
 pub mod jwt;
+#[cfg(feature = "loadtest")]
+pub mod loadtest;
 
 pub use config::{Built, ServerBuilder};
 pub use error::{AuthError, ConfigError, Error};

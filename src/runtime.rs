@@ -31,6 +31,15 @@ impl<G: Game> Built<G> {
     /// # Errors
     /// [`Error::Io`] if a socket cannot be bound or a thread cannot be spawned.
     pub fn start(self) -> Result<ServerHandle, Error> {
+        // Every connection is a file descriptor: make room for the configured maximum.
+        let want = self.limits.max_connections as u64 + 256;
+        match affinity::raise_fd_limit(want) {
+            Ok(got) if got < want => log::warn!(
+                "open-file limit is {got}, below max_connections + 256 = {want}; connections beyond it will be refused"
+            ),
+            Ok(_) => {}
+            Err(e) => log::warn!("cannot read or raise the open-file limit: {e}"),
+        }
         let (listeners, addrs) = bind_all(&self.addrs, self.io_threads)?;
         let mut registry = Registry::default();
         let io_counters: Vec<Arc<Counters>> = (0..self.io_threads)
