@@ -199,7 +199,7 @@ impl Poster {
 struct Inner {
     stop_workers: Callback,
     stop_io: Callback,
-    wakers: Vec<Arc<mio::Waker>>,
+    wakers: Vec<Arc<crate::io::Doorbell>>,
     workers: Vec<JoinHandle<()>>,
     io: Vec<JoinHandle<()>>,
 }

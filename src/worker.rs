@@ -17,11 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Most messages handled before the worker flushes its outboxes.
 const BATCH: usize = 4096;
 
-/// The way to one I/O thread: its channel and its waker.
+/// The way to one I/O thread: its channel and its doorbell.
 #[derive(Debug, Clone)]
 pub(crate) struct IoLink {
     pub(crate) tx: Sender<Vec<ToIo>>,
-    pub(crate) waker: Arc<mio::Waker>,
+    pub(crate) waker: Arc<crate::io::Doorbell>,
 }
 
 /// What every worker shares.
@@ -411,7 +411,7 @@ impl<G: Game> Worker<G> {
             Counters::add(&self.counters.messages_out, sent);
             let batch = std::mem::take(out);
             if self.io[i].tx.send(batch).is_ok() {
-                if let Err(e) = self.io[i].waker.wake() {
+                if let Err(e) = self.io[i].waker.ring() {
                     log::warn!("cannot wake I/O thread {i}: {e}");
                 }
             }

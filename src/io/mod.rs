@@ -51,8 +51,35 @@ pub(crate) struct IoShared<C> {
     pub(crate) stop: AtomicBool,
 }
 
+/// How workers wake an I/O thread: only when it is parked in `poll` (or about to be), so a
+/// busy thread is not interrupted once per batch.
+#[derive(Debug)]
+pub(crate) struct Doorbell {
+    waker: Waker,
+    parked: AtomicBool,
+}
+
+impl Doorbell {
+    /// Wakes the thread if it may be parked. Call after sending on its channel: the thread
+    /// announces `parked` before it checks the channel one last time, so either it sees the
+    /// message or this sees the flag (both sides use sequentially consistent ordering).
+    pub(crate) fn ring(&self) -> io::Result<()> {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst) {
+            self.waker.wake()?;
+        }
+        Ok(())
+    }
+
+    /// Wakes the thread unconditionally (shutdown).
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        self.waker.wake()
+    }
+}
+
 /// One I/O thread.
 pub(crate) struct IoThread<C> {
+    doorbell: Arc<Doorbell>,
     index: u16,
     poll: Poll,
     listeners: Vec<TcpListener>,
@@ -89,16 +116,19 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
-    /// A new I/O thread (not yet running) with its poll and waker.
+    /// A new I/O thread (not yet running) with its poll and doorbell.
     pub(crate) fn new(
         index: u16,
         listeners: Vec<TcpListener>,
         rx: Receiver<Vec<ToIo>>,
         shared: Arc<IoShared<C>>,
         counters: Arc<Counters>,
-    ) -> io::Result<(Self, Arc<Waker>)> {
+    ) -> io::Result<(Self, Arc<Doorbell>)> {
         let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let waker = Arc::new(Doorbell {
+            waker: Waker::new(poll.registry(), WAKER)?,
+            parked: AtomicBool::new(false),
+        });
         let mut listeners = listeners;
         for (i, l) in listeners.iter_mut().enumerate() {
             poll.registry()
@@ -108,6 +138,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         let keepalive = ms(shared.limits.ping_interval);
         Ok((
             Self {
+                doorbell: Arc::clone(&waker),
                 index,
                 poll,
                 listeners,
@@ -137,8 +168,16 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         let mut events = Events::with_capacity(1024);
         let mut stopping_since: Option<u64> = None;
         loop {
-            let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            self.doorbell.parked.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let timeout = if self.rx.is_empty() {
+                self.poll_timeout()
+            } else {
+                Duration::ZERO
+            };
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.doorbell.parked.store(false, Ordering::SeqCst);
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("I/O thread {}: poll failed: {e}", self.index);
                     return;
