@@ -25,8 +25,10 @@ const DECODE: [u8; 256] = {
 /// Marks an invalid byte in [`SHIFTED`] (bits no valid quad sets).
 const INVALID_SHIFTED: u32 = 0xFF00_0000;
 
-/// For each position in a quad, byte → its 6 bits already shifted into place (or
-/// [`INVALID_SHIFTED`]): decoding a quad is four lookups and three ORs.
+/// For each position in a quad, byte → its 6 bits already in place in the quad's three
+/// decoded bytes, stored little-endian (byte 0 of the `u32` is the first decoded byte), or
+/// [`INVALID_SHIFTED`]: decoding a quad is four lookups and three ORs, and the result is
+/// stored as it is.
 const SHIFTED: [[u32; 256]; 4] = {
     let mut t = [[INVALID_SHIFTED; 256]; 4];
     let mut i = 0;
@@ -34,10 +36,11 @@ const SHIFTED: [[u32; 256]; 4] = {
         let d = DECODE[i];
         if d != INVALID {
             let d = d as u32;
-            t[0][i] = d << 18;
-            t[1][i] = d << 12;
-            t[2][i] = d << 6;
-            t[3][i] = d;
+            // First byte: d0 << 2 | d1 >> 4; second: d1 << 4 | d2 >> 2; third: d2 << 6 | d3.
+            t[0][i] = d << 2;
+            t[1][i] = (d >> 4) | ((d & 0x0F) << 12);
+            t[2][i] = ((d >> 2) << 8) | ((d & 0x03) << 22);
+            t[3][i] = d << 16;
         }
         i += 1;
     }
@@ -81,13 +84,33 @@ pub(crate) fn decode_into(input: &[u8], out: &mut [u8]) -> Result<usize, Invalid
     let full = input.len() / 4;
     let (quads, rest) = input.split_at(full * 4);
     let mut bad = 0u32;
-    for (chunk, dst) in quads.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
-        let v = SHIFTED[0][usize::from(chunk[0])]
-            | SHIFTED[1][usize::from(chunk[1])]
-            | SHIFTED[2][usize::from(chunk[2])]
-            | SHIFTED[3][usize::from(chunk[3])];
+    let quad = |c: &[u8]| {
+        SHIFTED[0][usize::from(c[0])]
+            | SHIFTED[1][usize::from(c[1])]
+            | SHIFTED[2][usize::from(c[2])]
+            | SHIFTED[3][usize::from(c[3])]
+    };
+    // Two quads at a time, each written as 4 bytes whose last one the next write overwrites
+    // (one store instead of three); the last quads exactly.
+    let mut o = 0;
+    let mut pairs = quads.chunks_exact(8);
+    for pair in &mut pairs {
+        let Some(dst) = out.get_mut(o..o + 8) else {
+            break;
+        };
+        let (a, b) = (quad(&pair[..4]), quad(&pair[4..]));
+        bad |= a | b;
+        dst[..4].copy_from_slice(&a.to_le_bytes());
+        dst[3..7].copy_from_slice(&b.to_le_bytes());
+        o += 6;
+    }
+    for (chunk, dst) in quads[o / 3 * 4..]
+        .chunks_exact(4)
+        .zip(out[o..].chunks_exact_mut(3))
+    {
+        let v = quad(chunk);
         bad |= v;
-        dst.copy_from_slice(&v.to_be_bytes()[1..]);
+        dst.copy_from_slice(&v.to_le_bytes()[..3]);
     }
     if bad & INVALID_SHIFTED != 0 {
         return Err(Invalid);

@@ -7,8 +7,10 @@
 
 mod base64url;
 mod claims;
+mod extra;
 mod json;
 mod keys;
+mod scan;
 mod sign;
 mod spec;
 #[cfg(test)]

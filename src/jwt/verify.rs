@@ -2,13 +2,14 @@
 //!
 //! The rules and their order are documented on [`Verifier`].
 
-use crate::jwt::claims;
+use crate::jwt::claims::{self, ClaimNames, ClaimsScan};
 use crate::jwt::json::{self, Id, MaybeText};
 use crate::jwt::keys::Key;
 use crate::jwt::{Algorithm, Keys, LOGIN_TOKEN_TYPE, RESULT_TOKEN_TYPE, TokenSpec, base64url};
 use crate::{AuthError, ConfigError};
 use serde::de::DeserializeOwned;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Extra claims type for callers that want none (deserialises from anything, keeps nothing).
 pub type NoClaims = serde::de::IgnoredAny;
@@ -18,17 +19,21 @@ type Span = (u32, u32);
 
 /// A login token that verified: the ids the server needs plus the caller's extra claims `C`.
 ///
-/// Owns everything (one allocation holds all its strings), so it can outlive the token.
+/// Owns everything, so it can outlive the token: one allocation holds the ids, `jti`, `kid`
+/// and the permissions claim's JSON text; [`Verified::permissions`] makes its strings on first
+/// use (so a caller that never asks allocates nothing more).
 #[derive(Clone)]
 pub struct Verified<C> {
-    /// player, session, tenant, jti and kid, one after the other.
+    /// player, session, tenant, jti, kid and the permissions JSON, one after the other.
     text: Box<str>,
     player: Span,
     session: Span,
     tenant: Option<Span>,
     jti: Option<Span>,
     kid: Option<Span>,
-    permissions: Vec<String>,
+    /// The permissions claim's JSON text (validated), made into `permissions` on first use.
+    permissions_json: Option<Span>,
+    permissions: OnceLock<Vec<String>>,
     exp: u64,
     iat: Option<u64>,
     claims: C,
@@ -52,9 +57,18 @@ impl<C> Verified<C> {
         self.tenant.map(|s| self.span(s))
     }
     /// The permissions, when a permissions claim is configured.
+    ///
+    /// Kept as the claim's JSON text until first asked for: the strings are made (and
+    /// allocated) by the first call.
     pub fn permissions(&self) -> &[String] {
-        &self.permissions
+        self.permissions
+            .get_or_init(|| match self.permissions_json {
+                // The scanner validated the text as an array of strings.
+                Some(s) => claims::string_list(self.span(s)),
+                None => Vec::new(),
+            })
     }
+
     /// `exp`, seconds since the Unix epoch.
     pub fn expires_at(&self) -> u64 {
         self.exp
@@ -87,7 +101,7 @@ impl<C: fmt::Debug> fmt::Debug for Verified<C> {
             .field("player", &self.player())
             .field("session", &self.session())
             .field("tenant", &self.tenant())
-            .field("permissions", &self.permissions)
+            .field("permissions", &self.permissions())
             .field("expires_at", &self.exp)
             .field("issued_at", &self.iat)
             .field("token_id", &self.token_id())
@@ -102,13 +116,13 @@ impl<C: fmt::Debug> fmt::Debug for Verified<C> {
 /// # Order of the checks
 ///
 /// Cheap checks run first, so a flood of garbage costs little, and the signature is checked
-/// last, after every other rule. The caller's extra claims `C` are read in the same serde pass
-/// as the verifier's claims (step 8). A token that breaks several rules gets the error of the
-/// first one in this list:
+/// last, after every other rule. The caller's extra claims `C` are read in the same pass over
+/// the claims JSON as the verifier's claims (step 8). A token that breaks several rules gets
+/// the error of the first one in this list:
 ///
 /// 1. length ≤ `max_token_bytes` → [`AuthError::TokenTooLarge`] (nothing decoded yet);
 /// 2. exactly three non-empty `.`-separated segments → [`AuthError::TokenMalformed`];
-/// 3. header: strict base64url, UTF-8, nesting at most 128 deep, one JSON object without
+/// 3. header: strict base64url, UTF-8, nesting at most 127 deep, one JSON object without
 ///    duplicate members, no `crit` (even empty), no `b64` other than `true`, `kid` a string →
 ///    `TokenMalformed`; `jku`, `x5u`, `jwk`, `x5c` are ignored, never followed;
 /// 4. `typ`: a login verifier accepts no `typ` or `JWT`, a result verifier only
@@ -119,8 +133,10 @@ impl<C: fmt::Debug> fmt::Debug for Verified<C> {
 ///    algorithm → `InvalidAlgorithm`;
 /// 7. signature segment: strict base64url → `TokenMalformed`; exactly 64 (EdDSA) or 32 (HS256)
 ///    bytes → [`AuthError::SignatureInvalid`];
-/// 8. payload: strict base64url, UTF-8, nesting at most 128 deep (checked before parsing, so a
-///    nested-array bomb is refused, never recursed into), one JSON object without duplicate
+/// 8. payload: strict base64url, UTF-8, strict JSON (RFC 8259: no raw control characters in
+///    strings, valid escapes, UTF-16 surrogates paired, the number grammar), nesting at most
+///    127 deep, serde_json's limit (counted by a scanner that never recurses, so a
+///    nested-array bomb costs no stack), one JSON object without duplicate
 ///    claims (compared after unescaping); `exp`, `nbf`, `iat` integers in 0..=2^53 without
 ///    fraction or exponent (`1.5` and `1.0` are refused);
 ///    `iss`, `jti` strings; `aud` a string or array of strings; ids a non-empty string of at
@@ -141,7 +157,10 @@ impl<C: fmt::Debug> fmt::Debug for Verified<C> {
 /// A header whose bytes equal one of the usual encodings for a configured key
 /// (`{"alg","typ","kid"}` in any order, with or without `typ`/`kid` where allowed) is
 /// recognised without decoding: the table is built by running the full header check on each
-/// candidate, so both paths give the same answer.
+/// candidate, so both paths give the same answer. Such a token is also split without searching
+/// for its dots (the signature's length is known from the key); any token that does not fit
+/// that shape, or fails before its payload decodes, takes the general path, which gives the
+/// exact error.
 ///
 /// [`RESULT_TOKEN_TYPE`]: crate::jwt::RESULT_TOKEN_TYPE
 pub struct Verifier<C = NoClaims> {
@@ -151,6 +170,8 @@ pub struct Verifier<C = NoClaims> {
     results: bool,
     leeway: u64,
     max_lifetime: Option<u64>,
+    /// The claim names of `spec`, prepared for lookup.
+    names: ClaimNames,
     /// Known header segments (base64url) and what they mean.
     pub(super) headers: Vec<(Box<[u8]>, HeaderInfo)>,
     _c: std::marker::PhantomData<fn() -> C>,
@@ -164,6 +185,14 @@ impl<C> fmt::Debug for Verifier<C> {
             .field("results", &self.results)
             .finish()
     }
+}
+
+/// Why [`Verifier::verify_fast`] did not verify a token.
+enum Fast {
+    /// The token broke a rule after its three segments were known: the exact error.
+    Final(AuthError),
+    /// The token does not have the usual shape, or failed before its segments were known.
+    Retry,
 }
 
 /// The outcome of the header checks.
@@ -201,6 +230,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         let mut v = Self {
             leeway: spec.leeway.as_secs(),
             max_lifetime: spec.max_lifetime.map(|d| d.as_secs()),
+            names: ClaimNames::new(&spec),
             keys,
             spec,
             results,
@@ -259,14 +289,59 @@ impl<C: DeserializeOwned> Verifier<C> {
     /// # Errors
     /// The [`AuthError`] of the first rule the token breaks (see [`Verifier`] for the rules and their order).
     pub fn verify(&self, token: &str, now: u64) -> Result<Verified<C>, AuthError> {
-        let t = token.as_bytes();
-        if t.len() > self.spec.max_token_bytes {
+        if token.len() > self.spec.max_token_bytes {
             return Err(AuthError::TokenTooLarge);
         }
+        match self.verify_fast(token, now) {
+            Ok(v) => Ok(v),
+            Err(Fast::Final(e)) => Err(e),
+            Err(Fast::Retry) => self.verify_exact(token, now),
+        }
+    }
+
+    /// The usual token without searching for its dots: a known header encoding, then a `.`
+    /// where the key's signature length puts the last one. [`Fast::Retry`] if the token does
+    /// not have that shape or fails before its payload is decoded; [`Verifier::verify_exact`]
+    /// then gives the exact error. Once the payload decodes it has no `.` (strict base64url),
+    /// so the token has exactly these three segments, and the result is the exact one.
+    #[inline]
+    fn verify_fast(&self, token: &str, now: u64) -> Result<Verified<C>, Fast> {
+        let t = token.as_bytes();
+        let (h_len, info) = self
+            .headers
+            .iter()
+            .find_map(|(seg, info)| {
+                (t.get(seg.len()) == Some(&b'.') && t.starts_with(seg))
+                    .then_some((seg.len(), *info))
+            })
+            .ok_or(Fast::Retry)?;
+        let key = &self.keys.entries()[info.key];
+        let sig_len = key.algorithm().signature_len();
+        let dot = t
+            .len()
+            .checked_sub(base64url::encoded_len(sig_len) + 1)
+            .ok_or(Fast::Retry)?;
+        if dot <= h_len + 1 || t[dot] != b'.' {
+            return Err(Fast::Retry);
+        }
+        let mut sig = [0u8; 64];
+        base64url::decode_into(&t[dot + 1..], &mut sig).map_err(|_| Fast::Retry)?;
+        decoded::<512, _, _>(&t[h_len + 1..dot], Fast::Retry, |payload| {
+            self.finish(payload, now, key, info, &t[..dot], &sig[..sig_len])
+                .map_err(Fast::Final)
+        })
+    }
+
+    /// [`Verifier::verify`] for any token: the segments split at the first two dots, every
+    /// rule in order.
+    fn verify_exact(&self, token: &str, now: u64) -> Result<Verified<C>, AuthError> {
+        let t = token.as_bytes();
         let (h, p, s) = split(token)?;
         let info = match self.headers.iter().find(|(seg, _)| **seg == *h) {
             Some((_, info)) => *info,
-            None => with_decoded::<256, _>(h, |header| self.check_header(header))?,
+            None => decoded::<256, _, _>(h, AuthError::TokenMalformed, |header| {
+                self.check_header(header)
+            })?,
         };
         let key = &self.keys.entries()[info.key];
 
@@ -283,7 +358,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         base64url::decode_into(s, &mut sig).map_err(|_| AuthError::TokenMalformed)?;
         let signing_input = &t[..h.len() + 1 + p.len()];
 
-        with_decoded::<512, _>(p, |payload| {
+        decoded::<512, _, _>(p, AuthError::TokenMalformed, |payload| {
             self.finish(payload, now, key, info, signing_input, &sig[..sig_len])
         })
     }
@@ -306,9 +381,6 @@ impl<C: DeserializeOwned> Verifier<C> {
     /// Steps 3–6: the decoded header.
     fn check_header(&self, header: &[u8]) -> Result<HeaderInfo, AuthError> {
         let header = std::str::from_utf8(header).map_err(|_| AuthError::TokenMalformed)?;
-        if !json::depth_ok(header.as_bytes()) {
-            return Err(AuthError::TokenMalformed);
-        }
         let h = json::parse_header(header).map_err(|_| AuthError::TokenMalformed)?;
         let typ_ok = match &h.typ {
             None => !self.results,
@@ -352,11 +424,9 @@ impl<C: DeserializeOwned> Verifier<C> {
     ) -> Result<Verified<C>, AuthError> {
         use AuthError as E;
         let payload = std::str::from_utf8(payload).map_err(|_| E::TokenMalformed)?;
-        if !json::depth_ok(payload.as_bytes()) {
-            return Err(E::TokenMalformed);
-        }
-        let (c, claims) =
-            claims::parse_claims::<C>(payload, &self.spec).map_err(|_| E::TokenMalformed)?;
+        let mut scan = ClaimsScan::new(payload, &self.spec, &self.names);
+        let claims = claims::parse_claims::<C>(&mut scan).map_err(|_| E::TokenMalformed)?;
+        let c = scan.claims();
 
         let leeway = self.leeway;
         let exp = c.exp.ok_or(E::MissingClaim)?;
@@ -393,13 +463,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         if c.missing_required {
             return Err(E::MissingClaim);
         }
-        let permissions = c.permissions.unwrap_or_default();
-        if !self
-            .spec
-            .required_permissions
-            .iter()
-            .all(|r| permissions.contains(r))
-        {
+        if c.missing_permission {
             return Err(E::InsufficientPermissions);
         }
 
@@ -415,13 +479,15 @@ impl<C: DeserializeOwned> Verifier<C> {
             + session.text_len()
             + tenant.map_or(0, Id::text_len)
             + jti.map_or(0, str::len)
-            + kid.map_or(0, str::len);
+            + kid.map_or(0, str::len)
+            + c.permissions.map_or(0, str::len);
         let mut text = String::with_capacity(len);
         let player = span(&mut text, |t| player.push_to(t));
         let session = span(&mut text, |t| session.push_to(t));
         let tenant = tenant.map(|id| span(&mut text, |t| id.push_to(t)));
         let jti = jti.map(|j| span(&mut text, |t| t.push_str(j)));
         let kid = kid.map(|k| span(&mut text, |t| t.push_str(k)));
+        let permissions_json = c.permissions.map(|p| span(&mut text, |t| t.push_str(p)));
         Ok(Verified {
             text: text.into_boxed_str(),
             player,
@@ -429,7 +495,8 @@ impl<C: DeserializeOwned> Verifier<C> {
             tenant,
             jti,
             kid,
-            permissions,
+            permissions_json,
+            permissions: OnceLock::new(),
             exp,
             iat: c.iat,
             claims,
@@ -480,23 +547,36 @@ fn permutations<'a>(items: &[&'a str]) -> Vec<Vec<&'a str>> {
 }
 
 /// Decodes a base64url segment into a stack buffer (`N` bytes, or `4 * N` for larger segments,
-/// or the heap when larger still) and hands the bytes to `f`.
-fn with_decoded<const N: usize, R>(
+/// or the heap when larger still) and hands the bytes to `f`; `invalid` if the segment is not
+/// strict base64url.
+fn decoded<const N: usize, T, E>(
     segment: &[u8],
-    f: impl FnOnce(&[u8]) -> Result<R, AuthError>,
-) -> Result<R, AuthError> {
-    let n = base64url::decoded_len(segment.len()).ok_or(AuthError::TokenMalformed)?;
+    invalid: E,
+    f: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<T, E> {
+    let Some(n) = base64url::decoded_len(segment.len()) else {
+        return Err(invalid);
+    };
     if n <= N {
         let mut buf = [0u8; N];
-        base64url::decode_into(segment, &mut buf).map_err(|_| AuthError::TokenMalformed)?;
-        f(&buf[..n])
+        match base64url::decode_into(segment, &mut buf) {
+            Ok(_) => f(&buf[..n]),
+            Err(_) => Err(invalid),
+        }
     } else if n <= 4 * N {
         let mut blocks = [[0u8; N]; 4];
         let buf = blocks.as_flattened_mut();
-        base64url::decode_into(segment, buf).map_err(|_| AuthError::TokenMalformed)?;
-        f(&buf[..n])
+        match base64url::decode_into(segment, buf) {
+            Ok(_) => f(&buf[..n]),
+            Err(_) => Err(invalid),
+        }
     } else {
-        let buf = base64url::decode(segment).map_err(|_| AuthError::TokenMalformed)?;
-        f(&buf)
+        match base64url::decode(segment) {
+            Ok(buf) => f(&buf),
+            Err(_) => Err(invalid),
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;
