@@ -772,3 +772,30 @@ fn usual_header_with_extra_whitespace_or_escapes_is_parsed_the_same() {
         assert_eq!(verified.key_id(), Some(HS_KID), "{header}");
     }
 }
+
+#[test]
+fn rfc7515_a1_published_token_verifies_at_the_jws_layer() {
+    let verifier = Verifier::<NoClaims>::new(a1_keys(), a1_spec()).unwrap();
+    let payload = verifier
+        .verify_signature(A1_TOKEN)
+        .expect("A.1 signature verifies");
+    assert_eq!(payload, A1_PAYLOAD_JSON.as_bytes());
+    // One flipped signature character: the same call refuses it.
+    let mut forged = A1_TOKEN.to_owned();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'k' { 'l' } else { 'k' });
+    assert!(verifier.verify_signature(&forged).is_err());
+}
+
+#[test]
+fn rfc8037_a4_published_jws_verifies_at_the_jws_layer() {
+    let keys = Keys::new().with_ed25519(None, &unb64(A4_X)).unwrap();
+    let verifier = Verifier::<NoClaims>::new(keys, TokenSpec::default()).unwrap();
+    let payload = verifier
+        .verify_signature(A4_JWS)
+        .expect("A.4 signature verifies");
+    assert_eq!(payload, A4_PAYLOAD.as_bytes());
+    let tampered = A4_JWS.replacen("RXhhbXBsZ", "RXhhbXBsa", 1);
+    let err = verifier.verify_signature(&tampered).unwrap_err();
+    assert_eq!(err.code(), "signature_invalid");
+}

@@ -363,6 +363,43 @@ impl<C: DeserializeOwned> Verifier<C> {
         })
     }
 
+    /// Checks only the JWS layer — size, segments, strict base64url, the header rules
+    /// (`typ`, `alg`, `kid`, `crit`, `b64`) and the signature — and returns the decoded
+    /// payload, which need not be JSON. No claim is read, so no time, issuer or id rule
+    /// applies: use [`Verifier::verify`] to admit a player. This is the check for signed
+    /// documents that are not login tokens (e.g. the RFC 7515 A.1 and RFC 8037 A.4 examples).
+    ///
+    /// # Errors
+    /// The [`AuthError`] of the first JWS rule the token breaks.
+    pub fn verify_signature(&self, token: &str) -> Result<Vec<u8>, AuthError> {
+        if token.len() > self.spec.max_token_bytes {
+            return Err(AuthError::TokenTooLarge);
+        }
+        let (h, p, s) = split(token)?;
+        let info = match self.headers.iter().find(|(seg, _)| **seg == *h) {
+            Some((_, info)) => *info,
+            None => decoded::<256, _, _>(h, AuthError::TokenMalformed, |header| {
+                self.check_header(header)
+            })?,
+        };
+        let key = &self.keys.entries()[info.key];
+        let sig_len = key.algorithm().signature_len();
+        if base64url::decoded_len(s.len()) != Some(sig_len) {
+            return Err(if base64url::is_valid(s) {
+                AuthError::SignatureInvalid
+            } else {
+                AuthError::TokenMalformed
+            });
+        }
+        let mut sig = [0u8; 64];
+        base64url::decode_into(s, &mut sig).map_err(|_| AuthError::TokenMalformed)?;
+        let len = base64url::decoded_len(p.len()).ok_or(AuthError::TokenMalformed)?;
+        let mut payload = vec![0u8; len];
+        base64url::decode_into(p, &mut payload).map_err(|_| AuthError::TokenMalformed)?;
+        key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &sig[..sig_len])?;
+        Ok(payload)
+    }
+
     /// The spec this verifier enforces.
     pub fn spec(&self) -> &TokenSpec {
         &self.spec
