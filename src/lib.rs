@@ -91,6 +91,9 @@ mod error;
 mod game;
 mod http;
 mod io;
+pub mod jwt;
+#[cfg(feature = "loadtest")]
+pub mod loadtest;
 pub mod matchmaking;
 mod runtime;
 mod session;
@@ -98,17 +101,14 @@ mod shard;
 mod stats;
 mod validate;
 mod worker;
-pub mod jwt;
-#[cfg(feature = "loadtest")]
-pub mod loadtest;
 
 pub use config::{Built, ServerBuilder};
 pub use error::{AuthError, ConfigError, Error};
 pub use game::{Ctx, Game, Message, Player};
 pub use http::{HttpHandler, HttpRequest, HttpResponse};
-pub use runtime::{Poster, Server, ServerHandle};
-pub use stats::Stats;
+pub use jwt::{Algorithm, Keys, NoClaims, Signer, TokenSpec, Verified, Verifier};
 pub use matchmaking::{
     Admission, Instance, Match, MatchRequest, Matchmaker, NoShow, Queues, TicketConfig, Waiting,
 };
-pub use jwt::{Algorithm, Keys, NoClaims, Signer, TokenSpec, Verified, Verifier};
+pub use runtime::{Poster, Server, ServerHandle};
+pub use stats::Stats;
