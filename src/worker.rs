@@ -14,9 +14,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Most messages handled before the worker flushes its outboxes (bounds the latency a burst
-/// adds to the first replies in it).
-const BATCH: usize = 256;
+/// Most messages handled before the worker flushes its outboxes.
+const BATCH: usize = 4096;
 
 /// The way to one I/O thread: its channel and its doorbell.
 #[derive(Debug, Clone)]

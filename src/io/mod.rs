@@ -31,8 +31,6 @@ use std::time::{Duration, Instant};
 use stream::Stream;
 
 const WAKER: Token = Token(usize::MAX);
-/// Events handled before the workers' batches are applied and this thread's are sent.
-const EVENTS_BETWEEN_HANDOFFS: usize = 64;
 const LISTENER_BASE: usize = usize::MAX - 1024;
 
 /// Close code and reason when the keepalive ping goes unanswered.
@@ -186,12 +184,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 }
             }
             self.now_ms = ms(self.epoch.elapsed());
-            for (n, event) in events.iter().enumerate() {
-                if n % EVENTS_BETWEEN_HANDOFFS == EVENTS_BETWEEN_HANDOFFS - 1 {
-                    // A busy iteration (handshakes verify signatures) must not hold the
-                    // workers' replies or this thread's joins until it ends.
-                    self.handoff();
-                }
+            for event in events.iter() {
                 match event.token() {
                     WAKER => {}
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
@@ -234,14 +227,6 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 }
             }
         }
-    }
-
-    /// Exchanges work with the workers in the middle of a long iteration: apply their batches,
-    /// flush what that wrote, send them what this thread gathered.
-    fn handoff(&mut self) {
-        self.drain_workers();
-        self.flush_dirty();
-        self.send_to_workers();
     }
 
     fn poll_timeout(&self) -> Duration {
