@@ -335,7 +335,23 @@ impl<C: DeserializeOwned> Verifier<C> {
     /// [`Verifier::verify`] for any token: the segments split at the first two dots, every
     /// rule in order.
     fn verify_exact(&self, token: &str, now: u64) -> Result<Verified<C>, AuthError> {
-        let t = token.as_bytes();
+        let jws = self.jws_layer(token)?;
+        let key = &self.keys.entries()[jws.info.key];
+        decoded::<512, _, _>(jws.payload, AuthError::TokenMalformed, |payload| {
+            self.finish(
+                payload,
+                now,
+                key,
+                jws.info,
+                jws.signing_input,
+                jws.signature(),
+            )
+        })
+    }
+
+    /// Steps 2–7 for any token: segments split at the first two dots, the header checked
+    /// (or recognised), the key selected, the signature decoded to its exact length.
+    fn jws_layer<'t>(&self, token: &'t str) -> Result<Jws<'t>, AuthError> {
         let (h, p, s) = split(token)?;
         let info = match self.headers.iter().find(|(seg, _)| **seg == *h) {
             Some((_, info)) => *info,
@@ -343,11 +359,7 @@ impl<C: DeserializeOwned> Verifier<C> {
                 self.check_header(header)
             })?,
         };
-        let key = &self.keys.entries()[info.key];
-
-        let alg = key.algorithm();
-        let mut sig = [0u8; 64];
-        let sig_len = alg.signature_len();
+        let sig_len = self.keys.entries()[info.key].algorithm().signature_len();
         if base64url::decoded_len(s.len()) != Some(sig_len) {
             return Err(if base64url::is_valid(s) {
                 AuthError::SignatureInvalid
@@ -355,11 +367,14 @@ impl<C: DeserializeOwned> Verifier<C> {
                 AuthError::TokenMalformed
             });
         }
+        let mut sig = [0u8; 64];
         base64url::decode_into(s, &mut sig).map_err(|_| AuthError::TokenMalformed)?;
-        let signing_input = &t[..h.len() + 1 + p.len()];
-
-        decoded::<512, _, _>(p, AuthError::TokenMalformed, |payload| {
-            self.finish(payload, now, key, info, signing_input, &sig[..sig_len])
+        Ok(Jws {
+            info,
+            signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
+            payload: p,
+            sig,
+            sig_len,
         })
     }
 
@@ -375,28 +390,12 @@ impl<C: DeserializeOwned> Verifier<C> {
         if token.len() > self.spec.max_token_bytes {
             return Err(AuthError::TokenTooLarge);
         }
-        let (h, p, s) = split(token)?;
-        let info = match self.headers.iter().find(|(seg, _)| **seg == *h) {
-            Some((_, info)) => *info,
-            None => decoded::<256, _, _>(h, AuthError::TokenMalformed, |header| {
-                self.check_header(header)
-            })?,
-        };
-        let key = &self.keys.entries()[info.key];
-        let sig_len = key.algorithm().signature_len();
-        if base64url::decoded_len(s.len()) != Some(sig_len) {
-            return Err(if base64url::is_valid(s) {
-                AuthError::SignatureInvalid
-            } else {
-                AuthError::TokenMalformed
-            });
-        }
-        let mut sig = [0u8; 64];
-        base64url::decode_into(s, &mut sig).map_err(|_| AuthError::TokenMalformed)?;
-        let len = base64url::decoded_len(p.len()).ok_or(AuthError::TokenMalformed)?;
+        let jws = self.jws_layer(token)?;
+        let len = base64url::decoded_len(jws.payload.len()).ok_or(AuthError::TokenMalformed)?;
         let mut payload = vec![0u8; len];
-        base64url::decode_into(p, &mut payload).map_err(|_| AuthError::TokenMalformed)?;
-        key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &sig[..sig_len])?;
+        base64url::decode_into(jws.payload, &mut payload).map_err(|_| AuthError::TokenMalformed)?;
+        let key = &self.keys.entries()[jws.info.key];
+        key.verify(jws.signing_input, jws.signature())?;
         Ok(payload)
     }
 
@@ -617,3 +616,19 @@ fn decoded<const N: usize, T, E>(
 
 #[cfg(test)]
 mod tests;
+
+/// A token's JWS layer after steps 2–7: what the claims step and the signature check need.
+struct Jws<'t> {
+    info: HeaderInfo,
+    signing_input: &'t [u8],
+    payload: &'t [u8],
+    sig: [u8; 64],
+    sig_len: usize,
+}
+
+impl Jws<'_> {
+    /// The decoded signature, at its algorithm's exact length.
+    fn signature(&self) -> &[u8] {
+        &self.sig[..self.sig_len]
+    }
+}
