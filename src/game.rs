@@ -8,6 +8,7 @@
 use crate::jwt::Verified;
 use serde::de::DeserializeOwned;
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,9 +189,11 @@ pub trait Game: Sized + Send + 'static {
 /// What a callback asked for; carried out by the worker after the callback returns.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
-    Send(String, Message),
-    Broadcast(Message, Option<String>),
-    Kick(String, String),
+    /// To the player in this slot of the session.
+    Send(usize, Message),
+    /// To every connected player but the one in this slot, if any.
+    Broadcast(Message, Option<usize>),
+    Kick(usize, String),
     Timer(Duration, u64),
     End(serde_json::Value),
     EndWith(serde_json::Value, Vec<(String, String)>),
@@ -203,14 +206,17 @@ pub struct Ctx<'a> {
     pub(crate) connected: &'a [String],
     pub(crate) now: u64,
     pub(crate) actions: &'a mut Vec<Action>,
+    /// Player id → slot, so actions name players without copying their ids.
+    pub(crate) slots: &'a HashMap<Arc<str>, usize>,
     pub(crate) state: Option<&'a (dyn Any + Send + Sync)>,
 }
 
 impl Ctx<'_> {
     /// Sends `message` to player `pid` (dropped if that player is not connected).
     pub fn send(&mut self, pid: &str, message: impl Into<Message>) {
-        self.actions
-            .push(Action::Send(pid.to_owned(), message.into()));
+        if let Some(&slot) = self.slots.get(pid) {
+            self.actions.push(Action::Send(slot, message.into()));
+        }
     }
 
     /// Sends `message` to every connected player (one shared payload).
@@ -220,14 +226,15 @@ impl Ctx<'_> {
 
     /// Sends `message` to every connected player but `pid`.
     pub fn broadcast_except(&mut self, pid: &str, message: impl Into<Message>) {
-        self.actions
-            .push(Action::Broadcast(message.into(), Some(pid.to_owned())));
+        let except = self.slots.get(pid).copied();
+        self.actions.push(Action::Broadcast(message.into(), except));
     }
 
     /// Closes player `pid`'s connection with 4001 and `reason`; the player may reconnect.
     pub fn kick(&mut self, pid: &str, reason: &str) {
-        self.actions
-            .push(Action::Kick(pid.to_owned(), reason.to_owned()));
+        if let Some(&slot) = self.slots.get(pid) {
+            self.actions.push(Action::Kick(slot, reason.to_owned()));
+        }
     }
 
     /// Calls [`Game::on_timer`] with `timer` after `after`.

@@ -210,7 +210,12 @@ impl<G: Game> Session<G> {
     /// Ends the session because the server shuts down.
     pub(crate) fn shutdown(&mut self, out: &mut Vec<Effect>) {
         if !self.ended {
-            self.finish(serde_json::json!({"reason": "shutdown"}), SHUTDOWN, out);
+            self.finish(
+                serde_json::json!({"reason": "shutdown"}),
+                SHUTDOWN,
+                Vec::new(),
+                out,
+            );
         }
     }
 
@@ -268,6 +273,7 @@ impl<G: Game> Session<G> {
             connected: &self.connected,
             now: now.unix_ms / 1000,
             actions: &mut self.actions,
+            slots: &self.by_pid,
             state: self.state.as_deref(),
         };
         match catch_unwind(AssertUnwindSafe(|| f(&mut ctx))) {
@@ -276,7 +282,8 @@ impl<G: Game> Session<G> {
                 log::error!("game logic panicked in session {}; ending it", self.sid);
                 self.actions.clear();
                 self.game = None;
-                self.finish(serde_json::json!({"error": "game_panicked"}), PANICKED, out);
+                let result = serde_json::json!({"error": "game_panicked"});
+                self.finish(result, PANICKED, Vec::new(), out);
                 None
             }
         }
@@ -284,64 +291,56 @@ impl<G: Game> Session<G> {
 
     /// Turns the recorded actions into effects.
     fn apply(&mut self, now: Now, out: &mut Vec<Effect>) {
-        let actions = std::mem::take(&mut self.actions);
-        for action in &actions {
+        let mut actions = std::mem::take(&mut self.actions);
+        for action in actions.drain(..) {
             if self.ended {
                 break;
             }
             match action {
-                Action::Send(pid, m) => {
-                    if let Some(conn) = self.conn_of(pid) {
-                        out.push(Effect::Send(conn, m.clone()));
+                Action::Send(slot, m) => {
+                    if let Some(conn) = self.slots[slot].conn {
+                        out.push(Effect::Send(conn, m));
                     }
                 }
                 Action::Broadcast(m, except) => {
                     let conns: Vec<ConnId> = self
                         .slots
                         .iter()
-                        .filter(|s| except.as_deref() != Some(&*s.pid))
-                        .filter_map(|s| s.conn)
+                        .enumerate()
+                        .filter(|&(i, _)| except != Some(i))
+                        .filter_map(|(_, s)| s.conn)
                         .collect();
                     if !conns.is_empty() {
-                        out.push(Effect::SendMany(conns, m.clone()));
+                        out.push(Effect::SendMany(conns, m));
                     }
                 }
-                Action::Kick(pid, reason) => {
-                    if let Some(&idx) = self.by_pid.get(pid.as_str()) {
-                        let slot = &mut self.slots[idx];
-                        if let Some(conn) = slot.conn.take() {
-                            out.push(Effect::Close(conn, KICKED, reason.as_str().into()));
-                            self.connected.retain(|p| p != pid);
-                        }
+                Action::Kick(slot, reason) => {
+                    let slot = &mut self.slots[slot];
+                    if let Some(conn) = slot.conn.take() {
+                        out.push(Effect::Close(conn, KICKED, reason.into()));
+                        let pid = Arc::clone(&slot.pid);
+                        self.connected.retain(|p| **p != *pid);
                     }
                 }
                 Action::Timer(after, timer) => out.push(Effect::Timer {
                     at_mono_ms: now
                         .mono_ms
                         .saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
-                    timer: *timer,
+                    timer,
                 }),
-                Action::End(result) => self.finish(result.clone(), COMPLETE, out),
-                Action::EndWith(result, tokens) => {
-                    self.finish(result.clone(), COMPLETE, out);
-                    if let Some(Effect::End(Ending { tokens: t, .. })) = out.last_mut() {
-                        t.clone_from(tokens);
-                    }
-                }
+                Action::End(result) => self.finish(result, COMPLETE, Vec::new(), out),
+                Action::EndWith(result, tokens) => self.finish(result, COMPLETE, tokens, out),
             }
         }
+        // Drained: empty, but keeps its capacity for the next callback.
         self.actions = actions;
-        self.actions.clear();
-    }
-
-    fn conn_of(&self, pid: &str) -> Option<ConnId> {
-        self.by_pid.get(pid).and_then(|&i| self.slots[i].conn)
     }
 
     fn finish(
         &mut self,
         result: serde_json::Value,
         how: (u16, &'static str),
+        tokens: Vec<(String, String)>,
         out: &mut Vec<Effect>,
     ) {
         self.ended = true;
@@ -358,7 +357,7 @@ impl<G: Game> Session<G> {
             reason: how.1,
             recipients,
             participants: self.slots.iter().map(|s| Arc::clone(&s.pid)).collect(),
-            tokens: Vec::new(),
+            tokens,
         }));
     }
 }
