@@ -168,12 +168,13 @@ impl<'de> Others<'de> {
     /// Inserts `name`; false if it is a duplicate.
     #[inline]
     fn insert(&mut self, name: JStr<'de>) -> bool {
+        if let Some(set) = &mut self.set {
+            return set.insert(name.text());
+        }
         if self.contains(name) {
             return false;
         }
-        if let Some(set) = &mut self.set {
-            set.insert(name.text());
-        } else if let Some(slot) = self.inline.get_mut(self.len) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
             *slot = Some(name);
             self.len += 1;
         } else {
@@ -401,11 +402,7 @@ impl<'de, 'a> ClaimsScan<'de, 'a> {
         self.at = At::Member;
         let name = cur.string()?;
         cur.expect(b':')?;
-        let role = if name.escaped {
-            self.names.role(name.text().as_bytes())
-        } else {
-            self.names.role(name.raw.as_bytes())
-        };
+        let role = self.names.role(name.text().as_bytes());
         if role == Role::Other {
             if !self.others.insert(name) {
                 return Err(Malformed);

@@ -113,7 +113,7 @@ pub(crate) fn check_ed25519_public(key: &[u8]) -> Result<[u8; 32], &'static str>
 pub(crate) enum KeyMaterial {
     /// An Ed25519 public key (checked at load).
     Ed25519([u8; 32]),
-    /// An HMAC-SHA-256 key and its secret (kept for [`Signer`](crate::Signer) round trips).
+    /// An HMAC-SHA-256 key.
     Hs256(hmac::Key),
 }
 
@@ -356,11 +356,7 @@ impl Keys {
             Some(Value::String(s)) => Some(s.as_str()),
             Some(_) => return Err(err("`kid` must be a string".into())),
         };
-        match jwk.get("use") {
-            None => {}
-            Some(Value::String(s)) if s == "sig" => {}
-            Some(_) => return Err(err("`use` must be \"sig\"".into())),
-        }
+        jwk_use_sig(jwk).map_err(err)?;
         let kty = jwk_str(jwk, "kty").map_err(err)?;
         let alg = match jwk.get("alg") {
             None => None,
@@ -407,6 +403,15 @@ fn key_name(kid: Option<&str>) -> String {
 }
 
 /// A required string member of a JWK.
+/// Checks a JWK's optional `use` member: it must be `"sig"` when present.
+pub(crate) fn jwk_use_sig(jwk: &Map<String, Value>) -> Result<(), String> {
+    match jwk.get("use") {
+        None => Ok(()),
+        Some(Value::String(s)) if s == "sig" => Ok(()),
+        Some(_) => Err("`use` must be \"sig\"".into()),
+    }
+}
+
 pub(crate) fn jwk_str<'a>(jwk: &'a Map<String, Value>, member: &str) -> Result<&'a str, String> {
     match jwk.get(member) {
         Some(Value::String(s)) => Ok(s),

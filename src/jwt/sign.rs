@@ -143,11 +143,7 @@ impl Signer {
         let jwk: Map<String, Value> =
             serde_json::from_str(json).map_err(|e| err(format!("not a JSON object: {e}")))?;
         let kid = keys::jwk_str(&jwk, "kid").map_err(err)?;
-        match jwk.get("use") {
-            None => {}
-            Some(Value::String(s)) if s == "sig" => {}
-            Some(_) => return Err(err("`use` must be \"sig\"".into())),
-        }
+        keys::jwk_use_sig(&jwk).map_err(err)?;
         let kty = keys::jwk_str(&jwk, "kty").map_err(err)?;
         let want = match kty {
             "OKP" => Algorithm::EdDSA,

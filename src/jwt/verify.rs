@@ -241,27 +241,29 @@ impl<C: DeserializeOwned> Verifier<C> {
         Ok(v)
     }
 
+    /// The header `typ` this verifier requires (login tokens may also omit it).
+    fn token_type(&self) -> &'static str {
+        if self.results {
+            RESULT_TOKEN_TYPE
+        } else {
+            LOGIN_TOKEN_TYPE
+        }
+    }
+
     /// The header encodings recognised without decoding: every order of `alg`, `typ` and `kid`
     /// (each present or not) for the first few keys, kept when the full check accepts them.
     fn known_headers(&self) -> Vec<(Box<[u8]>, HeaderInfo)> {
         const FAST_KEYS: usize = 4;
-        let typ = if self.results {
-            RESULT_TOKEN_TYPE
-        } else {
-            LOGIN_TOKEN_TYPE
-        };
+        let typ = format!(r#""typ":{}"#, serde_json::Value::from(self.token_type()));
         let mut out = Vec::new();
         for key in self.keys.entries().iter().take(FAST_KEYS) {
             let alg = format!(r#""alg":"{}""#, key.algorithm().as_str());
-            let typ = format!(r#""typ":{}"#, serde_json::Value::from(typ));
             let kid = key
                 .kid
                 .as_deref()
                 .map(|k| format!(r#""kid":{}"#, serde_json::Value::from(k)));
-            let mut members = vec![alg];
-            let mut optional = vec![Some(typ), kid];
-            optional.retain(Option::is_some);
-            members.extend(optional.into_iter().flatten());
+            let mut members = vec![alg, typ.clone()];
+            members.extend(kid);
             // All subsets that contain `alg`, in every order.
             let n = members.len();
             for mask in 0..(1u32 << n) {
@@ -391,9 +393,7 @@ impl<C: DeserializeOwned> Verifier<C> {
             return Err(AuthError::TokenTooLarge);
         }
         let jws = self.jws_layer(token)?;
-        let len = base64url::decoded_len(jws.payload.len()).ok_or(AuthError::TokenMalformed)?;
-        let mut payload = vec![0u8; len];
-        base64url::decode_into(jws.payload, &mut payload).map_err(|_| AuthError::TokenMalformed)?;
+        let payload = base64url::decode(jws.payload).map_err(|_| AuthError::TokenMalformed)?;
         let key = &self.keys.entries()[jws.info.key];
         key.verify(jws.signing_input, jws.signature())?;
         Ok(payload)
@@ -420,14 +420,9 @@ impl<C: DeserializeOwned> Verifier<C> {
         let h = json::parse_header(header).map_err(|_| AuthError::TokenMalformed)?;
         let typ_ok = match &h.typ {
             None => !self.results,
-            Some(typ) => typ.as_str().is_some_and(|t| {
-                let want = if self.results {
-                    RESULT_TOKEN_TYPE
-                } else {
-                    LOGIN_TOKEN_TYPE
-                };
-                t.eq_ignore_ascii_case(want)
-            }),
+            Some(typ) => typ
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(self.token_type())),
         };
         if !typ_ok {
             return Err(AuthError::WrongTokenType);
@@ -448,7 +443,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         })
     }
 
-    /// Steps 8–13: the decoded payload, the signature and the result.
+    /// Steps 8–12: the decoded payload, the signature and the result.
     fn finish(
         &self,
         payload: &[u8],
@@ -593,24 +588,16 @@ fn decoded<const N: usize, T, E>(
     let Some(n) = base64url::decoded_len(segment.len()) else {
         return Err(invalid);
     };
+    let run = |buf: &mut [u8]| match base64url::decode_into(segment, buf) {
+        Ok(_) => f(&buf[..n]),
+        Err(_) => Err(invalid),
+    };
     if n <= N {
-        let mut buf = [0u8; N];
-        match base64url::decode_into(segment, &mut buf) {
-            Ok(_) => f(&buf[..n]),
-            Err(_) => Err(invalid),
-        }
+        run(&mut [0u8; N])
     } else if n <= 4 * N {
-        let mut blocks = [[0u8; N]; 4];
-        let buf = blocks.as_flattened_mut();
-        match base64url::decode_into(segment, buf) {
-            Ok(_) => f(&buf[..n]),
-            Err(_) => Err(invalid),
-        }
+        run([[0u8; N]; 4].as_flattened_mut())
     } else {
-        match base64url::decode(segment) {
-            Ok(buf) => f(&buf),
-            Err(_) => Err(invalid),
-        }
+        run(&mut vec![0; n])
     }
 }
 
