@@ -230,8 +230,7 @@ fn run_one(
     kind: Option<ServerKind>,
     game: GameKind,
 ) -> Result<Report, LoadError> {
-    let mut config = config_for(args, scenario, connections)?;
-    config.label = scenario.name().to_owned();
+    let config = config_for(args, scenario, connections)?;
     match kind {
         None => {
             let url = args.url.as_deref().unwrap_or_default();
@@ -290,15 +289,15 @@ fn run(args: &Args) -> Result<bool, LoadError> {
     } else {
         args.connections.iter().copied().map(Some).collect()
     };
+    let first = if args.url.is_some() {
+        None
+    } else {
+        Some(ServerKind::Ours)
+    };
     for scenario in scenarios {
         let game = game_override.unwrap_or(scenario.game());
         for &count in &counts {
             let mut reports = Vec::new();
-            let first = if args.url.is_some() {
-                None
-            } else {
-                Some(ServerKind::Ours)
-            };
             let kinds = std::iter::once(first).chain(others.iter().copied().map(Some));
             for kind in kinds {
                 // The floor only echoes: it plays connect, echo and idle as an echo server.

@@ -87,7 +87,9 @@ impl Control {
     }
 
     pub(crate) fn phase(&self) -> Phase {
-        Phase::from_u8(self.phase.load(Relaxed))
+        // Acquire pairs with `set_phase`'s Release: what was stored before the phase
+        // (e.g. the run's start time) is visible once the phase is.
+        Phase::from_u8(self.phase.load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// Moves to `phase` and wakes every client loop.

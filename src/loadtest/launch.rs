@@ -2,7 +2,7 @@
 //! process), the floor (in-process, or the `loadtest` example as a child) and the tokio
 //! baseline (always a child process). Each is stopped when its [`Launched`] is dropped.
 
-use crate::jwt::{Keys, Signer};
+use crate::jwt::Signer;
 use crate::loadtest::child::{ChildServer, example_path};
 use crate::loadtest::floor::FloorHandle;
 use crate::loadtest::target::random_hs256;
@@ -136,6 +136,13 @@ fn login_signer(hs256: bool) -> Result<Signer, LoadError> {
     }
 }
 
+/// The floor: the echo protocol without authentication.
+fn floor_target(addr: std::net::SocketAddr, login: Signer) -> Result<Target, LoadError> {
+    let mut target = local_target("floor", addr, GameKind::Echo, TokenMint::new(login)?);
+    target.authenticates = false;
+    Ok(target)
+}
+
 fn local_target(
     name: &str,
     addr: std::net::SocketAddr,
@@ -171,15 +178,7 @@ pub fn launch(kind: ServerKind, opts: &LaunchOptions) -> Result<Launched, LoadEr
         (ServerKind::Ours, false) => launch_embedded(login, result, opts),
         (ServerKind::Floor, false) => {
             let floor = FloorHandle::start(([127, 0, 0, 1], 0).into())?;
-            let mut target = local_target(
-                "floor",
-                floor.local_addr(),
-                GameKind::Echo,
-                TokenMint::new(login)?,
-            );
-            target.authenticates = false;
-            target.sends_welcome = false;
-            target.ends_sessions = false;
+            let target = floor_target(floor.local_addr(), login)?;
             Ok(Launched {
                 target,
                 guard: Guard::Floor(Some(floor)),
@@ -189,15 +188,7 @@ pub fn launch(kind: ServerKind, opts: &LaunchOptions) -> Result<Launched, LoadEr
             let program = example_path(opts.examples_dir.as_deref(), "loadtest")?;
             let args = ["--serve-floor", "--bind", "127.0.0.1:0"].map(String::from);
             let child = ChildServer::spawn(&program, &args)?;
-            let mut target = local_target(
-                "floor",
-                child.addr(),
-                GameKind::Echo,
-                TokenMint::new(login)?,
-            );
-            target.authenticates = false;
-            target.sends_welcome = false;
-            target.ends_sessions = false;
+            let mut target = floor_target(child.addr(), login)?;
             target.probe = ServerProbe::Pid(child.pid());
             Ok(Launched {
                 target,
@@ -218,6 +209,7 @@ fn launch_embedded(
     result: Signer,
     opts: &LaunchOptions,
 ) -> Result<Launched, LoadError> {
+    let result_keys = result.verification_keys();
     let mut b: ServerBuilder = Server::builder()
         .bind("127.0.0.1:0")
         .keys(login.verification_keys())
@@ -238,7 +230,7 @@ fn launch_embedded(
         opts.game,
         TokenMint::new(login)?,
     );
-    target.result_keys = Some(Keys::from_jwks_str(&handle.result_jwks().to_string())?);
+    target.result_keys = Some(result_keys);
     Ok(Launched {
         target,
         guard: Guard::Embedded(Some(handle)),
@@ -268,11 +260,7 @@ fn launch_child(
         serde_json::json!({ "keys": [login_jwk] }).to_string(),
     )?;
     std::fs::write(&result_path, result.private_jwk().to_string())?;
-    let result_public = result
-        .public_jwk()
-        .ok_or_else(|| LoadError::Config("result key has no public part".into()))?;
-    let result_keys =
-        Keys::from_jwks_str(&serde_json::json!({ "keys": [result_public] }).to_string())?;
+    let result_keys = result.verification_keys();
     let mut args: Vec<String> = vec![
         "--bind".into(),
         "127.0.0.1:0".into(),

@@ -54,17 +54,19 @@ pub(crate) fn classify(text: &str) -> Reply<'_> {
     if text.contains("\"type\":\"welcome\"") {
         return Reply::Welcome;
     }
-    match (json_str(text, "pid"), json_str(text, "message")) {
+    match (
+        json_str(text, "\"pid\":\""),
+        json_str(text, "\"message\":\""),
+    ) {
         (Some(pid), Some(message)) => Reply::Chat { pid, message },
         _ => Reply::Other(text),
     }
 }
 
-/// The value of `"key":"value"` in a flat JSON object whose values need no escapes (the chat
-/// game's replies to harness payloads). `None` when absent or escaped.
-fn json_str<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let pattern = format!("\"{key}\":\"");
-    let start = text.find(&pattern)? + pattern.len();
+/// The value after `pattern` (`"key":"`) in a flat JSON object whose values need no escapes
+/// (the chat game's replies to harness payloads). `None` when absent or escaped.
+fn json_str<'a>(text: &'a str, pattern: &str) -> Option<&'a str> {
+    let start = text.find(pattern)? + pattern.len();
     let len = text[start..].find('"')?;
     let value = &text[start..start + len];
     if value.ends_with('\\') {

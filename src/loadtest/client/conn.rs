@@ -32,6 +32,17 @@ pub(crate) enum Role {
     },
 }
 
+impl Role {
+    /// The prefix of this connection's error kinds: bad-token connections are counted apart.
+    pub(crate) fn error_prefix(&self) -> &'static str {
+        if matches!(self, Self::Bad(_)) {
+            "bad:"
+        } else {
+            ""
+        }
+    }
+}
+
 enum State {
     Handshaking {
         stream: TcpStream,

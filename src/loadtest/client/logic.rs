@@ -249,13 +249,15 @@ pub(super) fn send_payload(c: &mut Client, key: usize, intended: Instant) {
     let Some(conn) = c.conns.get_mut(key) else {
         return;
     };
-    payload::encode(&mut c.payload, conn.next_seq, t, size);
+    // The message owns its text: encode straight into it, no scratch buffer to copy from.
+    let mut text = String::with_capacity(size.max(32));
+    payload::encode(&mut text, conn.next_seq, t, size);
     conn.next_seq += 1;
     conn.outstanding += 1;
     c.outstanding += 1;
     c.rec.sent += 1;
     let was_dirty = conn.dirty;
-    conn.send_text(c.payload.clone(), &mut out);
+    conn.send_text(text, &mut out);
     if !was_dirty && conn.dirty {
         c.dirty.push(key);
     }
@@ -289,11 +291,7 @@ fn on_close_frame(c: &mut Client, key: usize, code: u16, reason: &str) {
         }
         Role::Churn { .. } => churn::on_close(c, key, code, reason),
         _ => {
-            let prefix = if matches!(conn.role, Role::Bad(_)) {
-                "bad:"
-            } else {
-                ""
-            };
+            let prefix = conn.role.error_prefix();
             c.rec.error(format!("{prefix}closed:{code}:{reason}"));
             if !conn.ready {
                 c.published().failed.fetch_add(1, Relaxed);
@@ -311,11 +309,7 @@ fn on_ended(c: &mut Client, key: usize, kind: Option<String>) {
         c.conns.remove(key);
         return;
     }
-    let prefix = if matches!(conn.role, Role::Bad(_)) {
-        "bad:"
-    } else {
-        ""
-    };
+    let prefix = conn.role.error_prefix();
     let kind = kind.unwrap_or_else(|| "closed_without_frame".into());
     c.rec.error(format!("{prefix}{kind}"));
     c.fail_conn(key);

@@ -89,7 +89,6 @@ struct Client {
     incoming: Vec<Incoming>,
     dirty: Vec<usize>,
     again: Vec<usize>,
-    payload: String,
     churn: churn::Churn,
     close_deadline: Option<Instant>,
     /// One token of each bad kind (bad tokens fail before any replay check, so they are reused).
@@ -152,7 +151,6 @@ impl Client {
             incoming: Vec::new(),
             dirty: Vec::new(),
             again: Vec::new(),
-            payload: String::new(),
             churn,
             close_deadline: None,
             bad_tokens,
@@ -302,11 +300,7 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
-                    let prefix = if matches!(p.role, Role::Bad(_)) {
-                        "bad:"
-                    } else {
-                        ""
-                    };
+                    let prefix = p.role.error_prefix();
                     self.rec.error(format!("{prefix}connect:{}", io_kind(&e)));
                     self.on_launch_failed(p.role);
                     return;
@@ -476,11 +470,7 @@ impl Client {
                 continue;
             }
             let what = if c.is_open() { "welcome" } else { "handshake" };
-            let prefix = if matches!(c.role, Role::Bad(_)) {
-                "bad:"
-            } else {
-                ""
-            };
+            let prefix = c.role.error_prefix();
             self.rec.error(format!("{prefix}timeout:{what}"));
             self.fail_conn(key);
         }
