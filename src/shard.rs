@@ -20,22 +20,19 @@ pub(crate) fn session_key(tenant: Option<&str>, sid: &str) -> Arc<str> {
     format!("{}:{tenant}{sid}", tenant.len()).into()
 }
 
+/// FNV-1a, 64 bit: a stable hash (same value in every process and version).
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The worker that owns a session: FNV-1a over (tenant, sid), modulo the worker count.
 /// Stable across runs and processes, so tools can predict placement.
 pub(crate) fn shard_of(tenant: Option<&str>, sid: &str, workers: usize) -> usize {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut h = OFFSET;
     let tenant = tenant.unwrap_or("");
-    for &b in tenant
-        .as_bytes()
-        .iter()
-        .chain(&[0xff])
-        .chain(sid.as_bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    }
+    // 0xff never occurs in UTF-8: no (tenant, sid) pair hashes the bytes of another.
+    let h = fnv1a(tenant.bytes().chain([0xff]).chain(sid.bytes()));
     // Fold the high bits in: FNV's low bits are weak for short keys.
     ((h ^ (h >> 32)) % workers.max(1) as u64) as usize
 }

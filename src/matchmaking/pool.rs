@@ -1,6 +1,6 @@
 //! The pool of waiting requests (PURE: time is passed in) and the pool thread that drives it.
 
-use super::{Match, Matchmaker, Outcome, TicketConfig, ToPool, Waiting};
+use super::{Matchmaker, Outcome, TicketConfig, ToPool, Waiting};
 use crate::game::Player;
 use crate::runtime::Poster;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -122,39 +122,31 @@ impl<C> Pool<C> {
             w.waited_ms = now_ms.saturating_sub(w.since_ms);
         }
         let matches = m.find_matches(&self.waiting, now_ms);
-        let mut taken: HashSet<String> = HashSet::new();
-        let mut valid: Vec<Match> = Vec::with_capacity(matches.len());
+        let mut out = Vec::with_capacity(matches.len());
         for mt in matches {
-            let ok = {
-                let mut mine: HashSet<&str> = HashSet::new();
-                !mt.requests.is_empty()
-                    && mt.requests.iter().all(|id| {
-                        self.index.contains_key(id.as_str())
-                            && !taken.contains(id.as_str())
-                            && mine.insert(id.as_str())
-                    })
-            };
-            if ok {
-                taken.extend(mt.requests.iter().cloned());
-                valid.push(mt);
-            } else {
+            // A valid match's requests leave the pool at once, so a later match naming one of
+            // them again finds it gone and is refused whole.
+            let mut mine: HashSet<&str> = HashSet::new();
+            let ok = !mt.requests.is_empty()
+                && mt
+                    .requests
+                    .iter()
+                    .all(|id| self.index.contains_key(id.as_str()) && mine.insert(id.as_str()));
+            if !ok {
                 log::warn!(
                     "matchmaker: ignoring a match with an unknown or repeated request id: {:?}",
                     mt.requests
                 );
+                continue;
             }
+            let reqs = mt
+                .requests
+                .iter()
+                .filter_map(|id| self.cancel(id))
+                .collect();
+            out.push((reqs, mt.data));
         }
-        valid
-            .into_iter()
-            .map(|mt| {
-                let reqs = mt
-                    .requests
-                    .iter()
-                    .filter_map(|id| self.cancel(id))
-                    .collect();
-                (reqs, mt.data)
-            })
-            .collect()
+        out
     }
 }
 

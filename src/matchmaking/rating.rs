@@ -98,12 +98,13 @@ impl Matchmaker for RatingMatchmaker {
         let mut used = vec![false; pool.len()];
         for (size, mut group) in by_size {
             group.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let mut pairs: Vec<(f64, usize, usize)> = group
+            // (gap, (rating, index) of each side): the ratings are kept for the match data.
+            let mut pairs: Vec<_> = group
                 .windows(2)
-                .map(|w| (w[1].0 - w[0].0, w[0].1, w[1].1))
+                .map(|w| (w[1].0 - w[0].0, w[0], w[1]))
                 .collect();
             pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-            for (gap, a, b) in pairs {
+            for (gap, (ra, a), (rb, b)) in pairs {
                 if used[a] || used[b] {
                     continue;
                 }
@@ -117,7 +118,7 @@ impl Matchmaker for RatingMatchmaker {
                     requests: vec![pool[a].id.clone(), pool[b].id.clone()],
                     data: json!({
                         "mode": format!("{size}v{size}"),
-                        "ratings": [rating_of(&pool[a]), rating_of(&pool[b])],
+                        "ratings": [ra, rb],
                     }),
                 });
             }

@@ -36,11 +36,7 @@ pub type Picker = fn(&str, &[Instance]) -> usize;
 /// number of instances, so every matchmaker process routes a session the same way with no
 /// shared state.
 pub fn pick_by_hash(game_sid: &str, instances: &[Instance]) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in game_sid.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::shard::fnv1a(game_sid.bytes());
     let n = instances.len().max(1) as u64;
     usize::try_from(h % n).unwrap_or(0)
 }
