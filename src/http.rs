@@ -16,13 +16,20 @@ pub struct HttpRequest<'a> {
     pub body: &'a [u8],
 }
 
-impl HttpRequest<'_> {
+impl<'a> HttpRequest<'a> {
     /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| *v)
+    }
+
+    /// The credential of `Authorization: Bearer <credential>`, trimmed.
+    pub(crate) fn bearer(&self) -> Option<&'a str> {
+        let value = std::str::from_utf8(self.header("authorization")?).ok()?;
+        let (scheme, rest) = value.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
     }
 }
 
@@ -186,27 +193,16 @@ pub(crate) fn route<'a>(req: &HttpRequest<'a>) -> Route<'a> {
         .header("upgrade")
         .is_some_and(|v| header_has_token(v, "websocket"));
     if req.method == "GET" && upgrade {
-        let key = req
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key"));
+        let key = req.header("sec-websocket-key");
         let version_ok = req
             .header("sec-websocket-version")
             .is_some_and(|v| v == b"13");
         let connection_ok = req
             .header("connection")
             .is_some_and(|v| header_has_token(v, "upgrade"));
-        if let (Some((_, key)), true, true) = (key, version_ok, connection_ok) {
-            let bearer = req
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-                .and_then(|(_, v)| std::str::from_utf8(v).ok())
-                .and_then(|v| {
-                    let (scheme, rest) = v.trim().split_once(' ')?;
-                    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-                });
-            let token = bearer
+        if let (Some(key), true, true) = (key, version_ok, connection_ok) {
+            let token = req
+                .bearer()
                 .or_else(|| query_param(req.query, "token"))
                 .filter(|t| !t.is_empty());
             return Route::Upgrade { key, token };

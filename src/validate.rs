@@ -58,12 +58,7 @@ pub(crate) fn answer<C: DeserializeOwned>(
     if req.method != "POST" {
         return HttpResponse::json(405, &json!({"error": "method_not_allowed"}));
     }
-    let presented = req
-        .header("authorization")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim());
+    let presented = req.bearer();
     if !presented.is_some_and(|k| same_secret(k.as_bytes(), internal_key.as_bytes())) {
         return HttpResponse::json(401, &json!({"error": "unauthorized"}));
     }
