@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::examples::{KillOnDrop, example};
 use common::{
     Auth, Event, assert_refusal, check_result_token_kid, connect, expect_result_then_close, get,
     read_until_close, recv_json, recv_text, result_verifier_from_jwks, send_text, upgrade_raw,
@@ -17,74 +18,12 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Longest wait for a spawned server's `listening on` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// `target/<profile>/examples`, found from this test binary (`target/<profile>/deps/…`).
-fn examples_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    profile_dir.join("examples")
-}
-
-fn newest_mtime(path: &Path, depth: usize) -> SystemTime {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return UNIX_EPOCH;
-    };
-    let mut newest = meta.modified().unwrap_or(UNIX_EPOCH);
-    if meta.is_dir() && depth > 0 {
-        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-            newest = newest.max(newest_mtime(&entry.path(), depth - 1));
-        }
-    }
-    newest
-}
-
-/// The path of example `name`, built first if missing or older than its sources.
-fn example(name: &str) -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sources = newest_mtime(&root.join("src"), 4)
-        .max(newest_mtime(
-            &root.join("examples").join(format!("{name}.rs")),
-            0,
-        ))
-        .max(newest_mtime(&root.join("Cargo.toml"), 0));
-    let fresh = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .is_ok_and(|built| built >= sources);
-    if !fresh {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(root)
-            .args(["build", "--examples", "--quiet"]);
-        if cfg!(not(debug_assertions)) {
-            cmd.arg("--release");
-        }
-        let built = cmd.status().is_ok_and(|status| status.success());
-        // A tree that does not build now (being edited) still has the binaries built with
-        // this test; without any, there is nothing to test.
-        assert!(
-            built || bin.exists(),
-            "cargo build --examples failed and {} is missing",
-            bin.display()
-        );
-        if !built {
-            eprintln!("cargo build --examples failed; using {}", bin.display());
-        }
-    }
-    assert!(bin.exists(), "example binary {} is missing", bin.display());
-    bin
-}
 
 /// A fresh temporary directory, removed on drop.
 struct TempDir(PathBuf);
@@ -157,7 +96,7 @@ fn token(key: &Path, pid: &str, sid: &str, extra: &[&str]) -> String {
 
 /// A running example server, killed by PID on drop.
 struct Server {
-    child: Child,
+    _child: KillOnDrop,
     addr: SocketAddr,
     stderr: PathBuf,
 }
@@ -183,7 +122,7 @@ impl Server {
             let _ = tx.send(line);
         });
         let mut server = Self {
-            child,
+            _child: KillOnDrop(child),
             addr: "0.0.0.0:0".parse().expect("placeholder"),
             stderr,
         };
@@ -200,14 +139,6 @@ impl Server {
 
     fn stderr_text(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Child::kill signals exactly this PID.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

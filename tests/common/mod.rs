@@ -11,6 +11,8 @@
 //! Every loop here is bounded in iterations, and every read is bounded by [`IO_TIMEOUT`].
 #![allow(dead_code, unreachable_pub)] // each test file uses a subset
 
+pub mod examples;
+
 use base64::Engine as _;
 use jwt_game_server::{
     Game, Keys, Server, ServerBuilder, ServerHandle, Signer, TokenSpec, Verified, Verifier,

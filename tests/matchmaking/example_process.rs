@@ -13,74 +13,12 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Longest wait for the child's start-up lines (it may be built first).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn newest_mtime(path: &Path, depth: usize) -> SystemTime {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return UNIX_EPOCH;
-    };
-    let mut newest = meta.modified().unwrap_or(UNIX_EPOCH);
-    if meta.is_dir() && depth > 0 {
-        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-            newest = newest.max(newest_mtime(&entry.path(), depth - 1));
-        }
-    }
-    newest
-}
-
-/// `target/<profile>/examples/matchmaker`, built first if missing or stale.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("matchmaker{}", std::env::consts::EXE_SUFFIX));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sources = newest_mtime(&root.join("src"), 4)
-        .max(newest_mtime(&root.join("examples/matchmaker.rs"), 0))
-        .max(newest_mtime(&root.join("Cargo.toml"), 0));
-    let fresh = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .is_ok_and(|built| built >= sources);
-    if !fresh {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(root)
-            .args(["build", "--example", "matchmaker", "--quiet"]);
-        if cfg!(not(debug_assertions)) {
-            cmd.arg("--release");
-        }
-        if !cmd.status().is_ok_and(|s| s.success()) {
-            eprintln!(
-                "cargo build --example matchmaker failed; using {}",
-                bin.display()
-            );
-        }
-    }
-    assert!(bin.exists(), "example binary {} is missing", bin.display());
-    bin
-}
-
-/// The running example: killed by its PID on drop.
-struct Matchmaker {
-    child: Child,
-}
-
-impl Drop for Matchmaker {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // SIGKILL to this child's PID only
-        let _ = self.child.wait();
-    }
-}
 
 /// Sends every line of `r` (at most 1000) to `tx`.
 fn forward_lines(r: impl std::io::Read + Send + 'static, tx: mpsc::Sender<String>) {
@@ -117,7 +55,7 @@ fn addr_of(url: &str) -> SocketAddr {
 
 #[test]
 fn the_matchmaker_example_matches_its_sample_players_per_queue_and_they_play() {
-    let mut child = Command::new(binary())
+    let mut child = Command::new(crate::common::examples::example("matchmaker"))
         .args(["--bind", "127.0.0.1:0", "--games", "2", "--queues", "eu,us"])
         .args(["--sample-tokens", "4", "--no-show", "10"])
         .stdin(Stdio::null())
@@ -126,7 +64,7 @@ fn the_matchmaker_example_matches_its_sample_players_per_queue_and_they_play() {
         .spawn()
         .expect("spawn the matchmaker example");
     let (out, err) = (child.stdout.take(), child.stderr.take());
-    let _guard = Matchmaker { child };
+    let _guard = crate::common::examples::KillOnDrop(child);
     let (tx, stdout) = mpsc::channel();
     forward_lines(out.expect("stdout"), tx);
     let (tx, stderr) = mpsc::channel();
