@@ -19,11 +19,14 @@ pub struct Queues {
     names: Vec<String>,
 }
 
+/// The name of the one queue of a single-queue matchmaker.
+const DEFAULT_QUEUE: &str = "default";
+
 impl Default for Queues {
     /// One queue, `"default"`.
     fn default() -> Self {
         Self {
-            names: vec!["default".to_owned()],
+            names: vec![DEFAULT_QUEUE.to_owned()],
         }
     }
 }
@@ -131,7 +134,7 @@ impl<G> ServerBuilder<G> {
         m: M,
         tickets: TicketConfig,
     ) -> ServerBuilder<MatchRequest<M>> {
-        self.match_pools(vec![(Queues::default().names[0].clone(), m)], tickets)
+        self.match_pools(vec![(DEFAULT_QUEUE.to_owned(), m)], tickets)
     }
 
     /// Makes this server a matchmaking server with several queues: `make` is called once per

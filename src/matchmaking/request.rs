@@ -79,10 +79,20 @@ impl<M: Matchmaker> MatchRequest<M> {
         ctx.state::<MatchState<M::Claims>>()
     }
 
+    /// The pools and this request's queue in them, when both are known.
+    fn pool<'c>(&self, ctx: &'c Ctx<'_>) -> Option<(&'c MatchState<M::Claims>, usize)> {
+        Some((Self::state(ctx)?, self.queue?))
+    }
+
+    /// True if `p` is one of this request's players.
+    fn is_member(&self, p: &Player<M::Claims>) -> bool {
+        self.players.iter().any(|q| q.id() == p.id())
+    }
+
     /// Sends the request to its queue's pool once it is complete: every party member joined
     /// and, when the queue's matchmaker needs data, the data arrived.
     fn enqueue_if_complete(&mut self, ctx: &mut Ctx<'_>) {
-        let (Some(state), Some(queue)) = (Self::state(ctx), self.queue) else {
+        let Some((state, queue)) = self.pool(ctx) else {
             return;
         };
         if self.queued || self.closing || self.players.len() < self.party_size {
@@ -116,10 +126,9 @@ impl<M: Matchmaker> MatchRequest<M> {
             return;
         }
         let id = ctx.session().to_owned();
-        let sent = match (Self::state(ctx), self.queue) {
-            (Some(s), Some(q)) => s.send(q, ToPool::Cancel { id }),
-            _ => false,
-        };
+        let sent = self
+            .pool(ctx)
+            .is_some_and(|(s, q)| s.send(q, ToPool::Cancel { id }));
         if !sent {
             ctx.end(json!({"status": "cancelled"}));
         }
@@ -166,30 +175,26 @@ impl<M: Matchmaker> Game for MatchRequest<M> {
     }
 
     fn on_message(&mut self, p: &Player<M::Claims>, m: &Message, ctx: &mut Ctx<'_>) {
-        let member = self.players.iter().any(|q| q.id() == p.id());
         match control(m) {
             Some(Control::Cancel) => self.cancel(ctx),
-            Some(Control::Queue(data)) if member && !self.queued && self.data.is_none() => {
-                let wanted = match (Self::state(ctx), self.queue) {
-                    (Some(s), Some(q)) => s.needs_data(q),
-                    _ => false,
-                };
-                if wanted {
-                    self.data = Some(data);
-                    self.enqueue_if_complete(ctx);
-                }
+            Some(Control::Queue(data))
+                if !self.queued
+                    && self.data.is_none()
+                    && self.is_member(p)
+                    && self.pool(ctx).is_some_and(|(s, q)| s.needs_data(q)) =>
+            {
+                self.data = Some(data);
+                self.enqueue_if_complete(ctx);
             }
             _ => {}
         }
     }
 
     fn on_leave(&mut self, p: &Player<M::Claims>, ctx: &mut Ctx<'_>) {
-        let member = self.players.iter().any(|q| q.id() == p.id());
-        let cancels = match (Self::state(ctx), self.queue) {
-            (Some(s), Some(q)) => s.cancel_on_disconnect(q),
-            _ => true,
-        };
-        if member && cancels {
+        let cancels = self
+            .pool(ctx)
+            .is_none_or(|(s, q)| s.cancel_on_disconnect(q));
+        if self.is_member(p) && cancels {
             self.cancel(ctx);
         }
     }
