@@ -94,6 +94,9 @@ struct Args {
     /// Workers of our server.
     #[arg(long)]
     workers: Option<usize>,
+    /// Our server with workers on threads of their own, not on its I/O threads.
+    #[arg(long)]
+    split_workers: bool,
     /// Runtime threads of the tokio baseline.
     #[arg(long)]
     baseline_threads: Option<usize>,
@@ -241,6 +244,7 @@ fn run_one(
                 game,
                 io_threads: args.io_threads,
                 workers: args.workers,
+                split_workers: args.split_workers,
                 baseline_threads: args.baseline_threads,
                 hs256: args.hs256,
                 isolate: args.isolate,

@@ -79,6 +79,10 @@ struct Args {
     /// Session worker threads (default: available cores).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// Run workers on threads of their own instead of on the I/O threads (see
+    /// `ServerBuilder::colocate_workers`).
+    #[arg(long)]
+    split_workers: bool,
     /// The game to serve.
     #[arg(long, value_enum, default_value_t = GameKind::Chat)]
     game: GameKind,
@@ -144,6 +148,9 @@ fn run<G: Game>(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(n) = args.workers {
         builder = builder.workers(n);
+    }
+    if args.split_workers {
+        builder = builder.colocate_workers(false);
     }
     if let Some(issuer) = &args.result_issuer {
         builder = builder.result_issuer(issuer.clone());

@@ -53,6 +53,7 @@ pub struct ServerBuilder<G = ()> {
     pub(crate) result_ttl: Duration,
     pub(crate) io_threads: Option<usize>,
     pub(crate) workers: Option<usize>,
+    pub(crate) colocate: Option<bool>,
     pub(crate) pin_cores: bool,
     pub(crate) core_ids: Option<Vec<usize>>,
     pub(crate) archive_ttl: Option<Duration>,
@@ -90,6 +91,7 @@ impl Default for ServerBuilder<()> {
             result_ttl: Duration::from_secs(7 * 24 * 3600),
             io_threads: None,
             workers: None,
+            colocate: None,
             pin_cores: false,
             core_ids: None,
             archive_ttl: None,
@@ -126,6 +128,7 @@ impl<G> ServerBuilder<G> {
             result_ttl: self.result_ttl,
             io_threads: self.io_threads,
             workers: self.workers,
+            colocate: self.colocate,
             pin_cores: self.pin_cores,
             core_ids: self.core_ids,
             archive_ttl: self.archive_ttl,
@@ -182,6 +185,17 @@ impl<G> ServerBuilder<G> {
     /// Session worker threads (default: available cores).
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
+        self
+    }
+
+    /// Runs each worker's sessions on an I/O thread instead of a thread of its own
+    /// (default: on when `io_threads == workers`, as with the defaults). After its token
+    /// verifies, a connection moves to the thread that owns its session, so every message
+    /// after that is read, handled by the game and answered on one thread, with no hand-off.
+    /// Off: workers are threads of their own and every message crosses I/O thread → worker
+    /// → I/O thread over channels (lets `workers` differ from `io_threads`).
+    pub fn colocate_workers(mut self, on: bool) -> Self {
+        self.colocate = Some(on);
         self
     }
 
@@ -280,6 +294,7 @@ pub struct Built<G: Game> {
     pub(crate) result_ttl: Duration,
     pub(crate) io_threads: usize,
     pub(crate) workers: usize,
+    pub(crate) colocate: bool,
     pub(crate) cores: Option<Vec<usize>>,
     pub(crate) archive_ttl: Duration,
     pub(crate) tick_interval: Option<Duration>,
@@ -296,6 +311,7 @@ impl<G: Game> std::fmt::Debug for Built<G> {
             .field("addrs", &self.addrs)
             .field("io_threads", &self.io_threads)
             .field("workers", &self.workers)
+            .field("colocate", &self.colocate)
             .field("archive_ttl", &self.archive_ttl)
             .finish_non_exhaustive()
     }
@@ -320,7 +336,8 @@ impl<G: Game> ServerBuilder<G> {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first bad option: no `bind`, no `keys`, no `result_signer`,
-    /// zero threads or limits, a token spec without maximum lifetime, or an `archive_ttl`
+    /// zero threads or limits, `colocate_workers(true)` with `workers != io_threads`, a token
+    /// spec without maximum lifetime, or an `archive_ttl`
     /// shorter than maximum token lifetime + leeway.
     pub fn build(self) -> Result<Built<G>, ConfigError> {
         if self.bind.is_empty() {
@@ -345,6 +362,16 @@ impl<G: Game> ServerBuilder<G> {
         let cores_available = std::thread::available_parallelism().map_or(1, |n| n.get());
         let io_threads = positive("io_threads", self.io_threads.unwrap_or(cores_available))?;
         let workers = positive("workers", self.workers.unwrap_or(cores_available))?;
+        let colocate = match self.colocate {
+            Some(true) if workers != io_threads => {
+                return Err(ConfigError::new(
+                    "colocate_workers",
+                    format!("needs workers == io_threads (they are {workers} and {io_threads})"),
+                ));
+            }
+            Some(on) => on,
+            None => workers == io_threads,
+        };
         let lifetime = self.spec.max_lifetime_value().ok_or_else(|| {
             ConfigError::new(
                 "tokens",
@@ -423,6 +450,7 @@ impl<G: Game> ServerBuilder<G> {
             result_ttl: self.result_ttl,
             io_threads,
             workers,
+            colocate,
             cores,
             archive_ttl,
             tick_interval: self.tick_interval,

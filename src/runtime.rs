@@ -66,6 +66,7 @@ impl<G: Game> Built<G> {
             internal_key: self.internal_key.clone(),
             open: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            hosts: std::sync::OnceLock::new(),
         });
 
         let mut io_threads = Vec::new();
@@ -100,13 +101,22 @@ impl<G: Game> Built<G> {
         let core_for = |n: usize| self.cores.as_ref().map(|c| c[n % c.len()]);
 
         let mut worker_handles = Vec::new();
+        let hosts = if self.colocate {
+            wakers.clone()
+        } else {
+            Vec::new()
+        };
+        let _ = shared.hosts.set(hosts.clone());
         for (i, rx) in worker_rxs.into_iter().enumerate() {
             let worker = Worker::<G>::new(
-                rx,
                 links.clone(),
                 Arc::clone(&config),
                 Arc::clone(&worker_counters[i]),
             );
+            if self.colocate {
+                io_threads[i].host(Box::new(worker), rx);
+                continue;
+            }
             let core = core_for(self.io_threads + i);
             let h = std::thread::Builder::new()
                 .name(format!("jgs-worker-{i}"))
@@ -114,7 +124,7 @@ impl<G: Game> Built<G> {
                     if let Some(c) = core {
                         affinity::pin_current_thread(c);
                     }
-                    worker.run();
+                    worker.run(rx);
                 })?;
             worker_handles.push(h);
         }
@@ -136,15 +146,20 @@ impl<G: Game> Built<G> {
         let poster = Poster {
             workers: posting.len(),
             inner: Arc::new(move |w: usize, key: Arc<str>, event: Box<dyn Any + Send>| {
-                posting[w]
+                let sent = posting[w]
                     .send(vec![ToWorker::Event { key, event }])
-                    .is_ok()
+                    .is_ok();
+                if let (true, Some(bell)) = (sent, hosts.get(w)) {
+                    let _ = bell.ring();
+                }
+                sent
             }),
         };
         for f in self.on_start {
             f(poster.clone());
         }
         let io_shared = Arc::clone(&shared);
+        let colocate = self.colocate;
         Ok(ServerHandle {
             poster,
             addrs,
@@ -152,8 +167,12 @@ impl<G: Game> Built<G> {
             jwks,
             inner: Some(Inner {
                 // Workers first: they end their sessions and send their last batches to the
-                // I/O threads, which then close what is left with 1001.
+                // I/O threads, which then close what is left with 1001. Colocated workers are
+                // ended by their I/O threads when those see `stop`.
                 stop_workers: Box::new(move || {
+                    if colocate {
+                        return;
+                    }
                     for tx in &worker_txs {
                         let _ = tx.send(vec![ToWorker::Shutdown]);
                     }

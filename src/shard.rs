@@ -45,6 +45,12 @@ pub(crate) enum ToWorker<C> {
         conn: ConnId,
         token: Arc<Verified<C>>,
     },
+    /// Colocated workers only: a connection whose token verified on another I/O thread moves
+    /// to this worker's I/O thread, which adopts it and joins it to its session.
+    Adopt {
+        conn: crate::io::Migrant,
+        token: Arc<Verified<C>>,
+    },
     /// A data message from a joined connection.
     Message { conn: ConnId, message: Message },
     /// A joined connection closed (not on the worker's request).

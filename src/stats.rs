@@ -10,6 +10,9 @@ pub struct Stats {
     pub connections_open: u64,
     /// Connections admitted (token verified) since start.
     pub connections_authenticated: u64,
+    /// Admitted connections moved to the I/O thread hosting their session's worker
+    /// (colocated workers) since start.
+    pub connections_moved: u64,
     /// Connections refused for a token (any auth error) since start.
     pub auth_failures: u64,
     /// Sessions live now.
@@ -42,6 +45,7 @@ pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
     pub(crate) closed: AtomicU64,
     pub(crate) authenticated: AtomicU64,
+    pub(crate) moved: AtomicU64,
     pub(crate) auth_failures: AtomicU64,
     pub(crate) sessions_started: AtomicU64,
     pub(crate) sessions_ended: AtomicU64,
@@ -75,6 +79,7 @@ impl Registry {
             s.connections_accepted += c.accepted.load(Relaxed);
             closed += c.closed.load(Relaxed);
             s.connections_authenticated += c.authenticated.load(Relaxed);
+            s.connections_moved += c.moved.load(Relaxed);
             s.auth_failures += c.auth_failures.load(Relaxed);
             s.sessions_started += c.sessions_started.load(Relaxed);
             s.sessions_ended += c.sessions_ended.load(Relaxed);
@@ -94,7 +99,7 @@ impl Registry {
 impl Stats {
     /// The counters in the Prometheus text exposition format.
     pub fn to_prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, u64); 13] = [
+        let rows: [(&str, &str, &str, u64); 14] = [
             (
                 "connections_accepted_total",
                 "counter",
@@ -112,6 +117,12 @@ impl Stats {
                 "counter",
                 "Connections admitted by a verified token.",
                 self.connections_authenticated,
+            ),
+            (
+                "connections_moved_total",
+                "counter",
+                "Admitted connections moved to their session's thread.",
+                self.connections_moved,
             ),
             (
                 "auth_failures_total",

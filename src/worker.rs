@@ -35,6 +35,38 @@ pub(crate) struct WorkerConfig {
     pub(crate) state: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
+/// A worker run by an I/O thread (colocated workers) instead of a thread of its own. A trait
+/// object, because the I/O thread knows the claims type but not the game.
+pub(crate) trait Hosted<C>: Send {
+    /// Handles `batch` (emptying it), fires due timers and sends the I/O threads their
+    /// batches. Call once per loop iteration, with or without messages.
+    fn step(&mut self, batch: &mut Vec<ToWorker<C>>);
+    /// How long the host may sleep before the next timer, tick or archive expiry is due.
+    fn wait_hint(&self) -> Duration;
+    /// Ends every live session (result tokens, close 1001) and sends the batches.
+    fn end_all(&mut self);
+}
+
+impl<G: Game> Hosted<G::Claims> for Worker<G> {
+    fn step(&mut self, batch: &mut Vec<ToWorker<G::Claims>>) {
+        let now = self.now();
+        for m in batch.drain(..) {
+            // `Shutdown` is never sent to a hosted worker: its host calls `end_all`.
+            self.handle(m, now);
+        }
+        self.fire_due(now);
+        self.flush();
+    }
+
+    fn wait_hint(&self) -> Duration {
+        self.next_wait(self.now())
+    }
+
+    fn end_all(&mut self) {
+        self.shutdown(self.now());
+    }
+}
+
 /// A game timer: (due on the monotonic clock, session serial, timer id, session key).
 type TimerEntry = (u64, u64, u64, Arc<str>);
 
@@ -46,7 +78,6 @@ struct Live<G: Game> {
 
 /// One worker thread's state.
 pub(crate) struct Worker<G: Game> {
-    rx: Receiver<Vec<ToWorker<G::Claims>>>,
     io: Vec<IoLink>,
     outbox: Vec<Vec<ToIo>>,
     config: Arc<WorkerConfig>,
@@ -62,17 +93,11 @@ pub(crate) struct Worker<G: Game> {
 }
 
 impl<G: Game> Worker<G> {
-    /// A worker reading `rx` and writing to the I/O threads `io`.
-    pub(crate) fn new(
-        rx: Receiver<Vec<ToWorker<G::Claims>>>,
-        io: Vec<IoLink>,
-        config: Arc<WorkerConfig>,
-        counters: Arc<Counters>,
-    ) -> Self {
+    /// A worker writing to the I/O threads `io`.
+    pub(crate) fn new(io: Vec<IoLink>, config: Arc<WorkerConfig>, counters: Arc<Counters>) -> Self {
         let ttl_ms = u64::try_from(config.archive_ttl.as_millis()).unwrap_or(u64::MAX);
         let next_tick_ms = config.tick_interval.map(|t| t.as_millis() as u64);
         Self {
-            rx,
             outbox: io.iter().map(|_| Vec::new()).collect(),
             io,
             config,
@@ -98,12 +123,13 @@ impl<G: Game> Worker<G> {
         }
     }
 
-    /// Runs until `Shutdown` or until every I/O thread has dropped its sender.
-    pub(crate) fn run(mut self) {
+    /// Runs on a thread of its own, reading `rx`, until `Shutdown` or until every I/O
+    /// thread has dropped its sender.
+    pub(crate) fn run(mut self, rx: Receiver<Vec<ToWorker<G::Claims>>>) {
         loop {
             let now = self.now();
             let wait = self.next_wait(now);
-            let first = match self.rx.recv_timeout(wait) {
+            let first = match rx.recv_timeout(wait) {
                 Ok(m) => Some(m),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -123,7 +149,7 @@ impl<G: Game> Worker<G> {
                 if stop || handled >= BATCH {
                     break;
                 }
-                next = self.rx.try_recv().ok();
+                next = rx.try_recv().ok();
             }
             if stop {
                 self.shutdown(now);
@@ -179,6 +205,10 @@ impl<G: Game> Worker<G> {
                     live.session.event(event, now, &mut self.effects);
                     self.apply(&key, now);
                 }
+            }
+            ToWorker::Adopt { .. } => {
+                // Only sent to colocated workers, whose I/O thread adopts the connection.
+                log::error!("a worker thread received a connection to adopt; dropping it");
             }
             ToWorker::Shutdown => return true,
         }

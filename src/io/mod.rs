@@ -2,8 +2,14 @@
 //! connections in a `Slab` indexed by `mio::Token`, one `Waker` for the workers.
 //!
 //! Per loop iteration: poll; accept and read every ready socket (HTTP → route → upgrade →
-//! verify → join; WebSocket frames → worker); apply the workers' batches (send, close); flush
-//! each written socket once; hand each worker its batch; expire deadlines.
+//! verify → join; WebSocket frames → worker); with colocated workers, adopt the connections
+//! other threads moved here and run the hosted worker; apply the workers' batches (send,
+//! close); flush each written socket once; hand each worker its batch; expire deadlines.
+//!
+//! Colocated workers: I/O thread *i* hosts worker *i*. A connection whose session belongs to
+//! another thread's worker moves there right after its token verifies (deregistered here,
+//! registered there), so from its join on, every frame is read, handled by the game and
+//! answered on one thread.
 
 mod conn;
 mod listener;
@@ -18,6 +24,7 @@ use crate::http::HttpHandler;
 use crate::jwt::Verifier;
 use crate::shard::{ConnId, ToIo, ToWorker};
 use crate::stats::{Counters, Registry};
+use crate::worker::Hosted;
 use conn::{Conn, State};
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
@@ -35,6 +42,10 @@ const LISTENER_BASE: usize = usize::MAX - 1024;
 
 /// Close code and reason when the keepalive ping goes unanswered.
 pub(crate) const IDLE_TIMEOUT: (u16, &str) = (4003, "idle_timeout");
+/// The most work (signature checks, game calls) done between two flushes within one
+/// iteration: a poll that returns hundreds of handshakes must not hold every answer back
+/// until the last one is verified.
+const FLUSH_EVERY: Duration = Duration::from_micros(200);
 /// How long a closing connection may wait for the peer's close frame.
 const CLOSE_GRACE_MS: u64 = 3000;
 
@@ -49,6 +60,37 @@ pub(crate) struct IoShared<C> {
     pub(crate) internal_key: Option<String>,
     pub(crate) open: AtomicUsize,
     pub(crate) stop: AtomicBool,
+    /// Colocated workers: the doorbell of the I/O thread hosting each worker, rung after
+    /// sending to that worker (set once, before the threads run). Empty otherwise.
+    pub(crate) hosts: std::sync::OnceLock<Vec<Arc<Doorbell>>>,
+}
+
+impl<C> IoShared<C> {
+    /// Wakes the I/O thread hosting worker `w`, if workers are colocated.
+    pub(crate) fn ring_host(&self, w: usize) {
+        if let Some(bell) = self.hosts.get().and_then(|h| h.get(w)) {
+            if let Err(e) = bell.ring() {
+                log::warn!("cannot wake the I/O thread of worker {w}: {e}");
+            }
+        }
+    }
+
+    /// True when I/O thread `w` hosts worker `w`.
+    pub(crate) fn colocated(&self) -> bool {
+        self.hosts.get().is_some_and(|h| !h.is_empty())
+    }
+}
+
+/// A connection on its way to the I/O thread that hosts its session's worker.
+#[derive(Debug)]
+pub(crate) struct Migrant(Box<Conn>);
+
+/// The worker an I/O thread hosts (colocated workers) and its inbox.
+struct Hosting<C> {
+    worker: Box<dyn Hosted<C>>,
+    inbox: Receiver<Vec<ToWorker<C>>>,
+    /// Its sessions were ended at shutdown: connections adopted later are closed with 1001.
+    ended: bool,
 }
 
 /// How workers wake an I/O thread: only when it is parked in `poll` (or about to be), so a
@@ -86,6 +128,7 @@ pub(crate) struct IoThread<C> {
     conns: Slab<Conn>,
     next_generation: u32,
     rx: Receiver<Vec<ToIo>>,
+    hosting: Option<Hosting<C>>,
     shared: Arc<IoShared<C>>,
     counters: Arc<Counters>,
     to_workers: Vec<Vec<ToWorker<C>>>,
@@ -145,6 +188,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 conns: Slab::new(),
                 next_generation: 0,
                 rx,
+                hosting: None,
                 shared,
                 counters,
                 to_workers: (0..n_workers).map(|_| Vec::new()).collect(),
@@ -162,6 +206,15 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         ))
     }
 
+    /// Hosts a worker: this thread runs it and drains its `inbox` (colocated workers).
+    pub(crate) fn host(&mut self, worker: Box<dyn Hosted<C>>, inbox: Receiver<Vec<ToWorker<C>>>) {
+        self.hosting = Some(Hosting {
+            worker,
+            inbox,
+            ended: false,
+        });
+    }
+
     /// Runs the loop until the server stops and every connection is closed (or a grace
     /// period passed).
     pub(crate) fn run(mut self) {
@@ -170,7 +223,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         loop {
             self.doorbell.parked.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
-            let timeout = if self.rx.is_empty() {
+            let inbox_empty = self.hosting.as_ref().is_none_or(|h| h.inbox.is_empty());
+            let timeout = if self.rx.is_empty() && inbox_empty {
                 self.poll_timeout()
             } else {
                 Duration::ZERO
@@ -184,6 +238,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 }
             }
             self.now_ms = ms(self.epoch.elapsed());
+            let mut flushed_at = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
@@ -204,16 +259,23 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                         }
                     }
                 }
+                if flushed_at.elapsed() >= FLUSH_EVERY {
+                    self.flush_now();
+                    flushed_at = Instant::now();
+                }
             }
             for slot in std::mem::take(&mut self.pending_reads) {
                 self.read_ws(slot);
             }
+            self.drain_inbox();
+            self.run_hosted();
             self.drain_workers();
             self.flush_dirty();
             self.send_to_workers();
             self.expire_deadlines();
             if self.shared.stop.load(Ordering::Acquire) {
                 let since = *stopping_since.get_or_insert_with(|| {
+                    self.end_hosted();
                     self.begin_shutdown();
                     self.now_ms
                 });
@@ -229,11 +291,24 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         }
     }
 
+    /// Mid-iteration: lets the hosted worker answer what was read so far, and writes it.
+    fn flush_now(&mut self) {
+        self.drain_inbox();
+        self.run_hosted();
+        self.drain_workers();
+        self.flush_dirty();
+        self.send_to_workers();
+    }
+
     fn poll_timeout(&self) -> Duration {
         if !self.pending_reads.is_empty() {
             return Duration::ZERO;
         }
+        let now = ms(self.epoch.elapsed());
         let mut next = self.next_keepalive_ms;
+        if let Some(h) = &self.hosting {
+            next = next.min(now.saturating_add(ms(h.worker.wait_hint())));
+        }
         for q in [
             &self.handshake_deadlines,
             &self.auth_deadlines,
@@ -243,7 +318,6 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 next = next.min(at);
             }
         }
-        let now = ms(self.epoch.elapsed());
         Duration::from_millis(next.saturating_sub(now).clamp(1, 500))
     }
 
@@ -376,7 +450,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             .is_some_and(|c| c.generation == conn.generation)
     }
 
-    /// Hands each worker the batch gathered this iteration.
+    /// Hands each worker the batch gathered this iteration (the hosted worker's was handled
+    /// by `run_hosted`).
     fn send_to_workers(&mut self) {
         for (w, batch) in self.to_workers.iter_mut().enumerate() {
             if batch.is_empty() {
@@ -385,8 +460,102 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             let batch = std::mem::take(batch);
             if self.shared.workers[w].send(batch).is_err() {
                 log::debug!("worker {w} is gone; dropping its batch");
+                continue;
+            }
+            self.shared.ring_host(w);
+        }
+    }
+
+    /// Colocated workers: adopts the connections other threads moved here and queues what
+    /// was posted for the hosted worker.
+    fn drain_inbox(&mut self) {
+        let Some(h) = &self.hosting else {
+            return;
+        };
+        let mut batches = Vec::new();
+        while let Ok(batch) = h.inbox.try_recv() {
+            batches.push(batch);
+        }
+        let me = usize::from(self.index);
+        for batch in batches {
+            for m in batch {
+                match m {
+                    ToWorker::Adopt { conn, token } => self.adopt(conn, token),
+                    m => self.to_workers[me].push(m),
+                }
             }
         }
+    }
+
+    /// Runs the hosted worker on this iteration's batch; its output to this thread is on
+    /// `rx`, applied by the `drain_workers` that follows.
+    fn run_hosted(&mut self) {
+        let me = usize::from(self.index);
+        let Some(h) = &mut self.hosting else {
+            return;
+        };
+        if h.ended {
+            self.to_workers[me].clear();
+            return;
+        }
+        h.worker.step(&mut self.to_workers[me]);
+    }
+
+    /// Shutdown, colocated workers: ends the hosted sessions (result tokens, 1001) before the
+    /// sockets are closed.
+    fn end_hosted(&mut self) {
+        self.drain_inbox();
+        self.run_hosted();
+        if let Some(h) = &mut self.hosting {
+            h.worker.end_all();
+            h.ended = true;
+        }
+        self.drain_workers();
+    }
+
+    /// Takes a connection off this thread, to move it to the thread hosting its worker.
+    fn emigrate(&mut self, slot: usize) -> Option<Migrant> {
+        let mut c = self.conns.try_remove(slot)?;
+        if let Some(tcp) = c.tcp() {
+            let _ = self.poll.registry().deregister(tcp);
+        }
+        c.worker = None;
+        c.dirty = false;
+        Some(Migrant(Box::new(c)))
+    }
+
+    /// Registers a connection another thread moved here and joins it to its session on the
+    /// hosted worker; frames that arrived with its token are read next.
+    fn adopt(&mut self, Migrant(mut conn): Migrant, token: Arc<crate::jwt::Verified<C>>) {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        conn.generation = self.next_generation;
+        conn.worker = Some(self.index);
+        conn.last_rx_ms = self.now_ms;
+        conn.ping_sent_ms = None;
+        conn.dirty = false;
+        let entry = self.conns.vacant_entry();
+        let slot = entry.key();
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let reg = match conn.tcp() {
+            Some(tcp) => self.poll.registry().register(tcp, Token(slot), interest),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        };
+        if let Err(e) = reg {
+            log::warn!("cannot register a moved connection: {e}");
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            Counters::add(&self.counters.closed, 1);
+            return;
+        }
+        entry.insert(*conn);
+        if self.hosting.as_ref().is_some_and(|h| h.ended) {
+            self.conns[slot].worker = None;
+            self.close_ws(slot, crate::session::SHUTDOWN.0, crate::session::SHUTDOWN.1);
+            return;
+        }
+        let id = self.conn_id(slot);
+        self.to_workers[usize::from(self.index)].push(ToWorker::Join { conn: id, token });
+        self.mark_dirty(slot);
+        self.read_ws(slot);
     }
 
     fn expire_deadlines(&mut self) {
@@ -471,10 +640,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         if notify_worker {
             self.leave(slot);
         }
-        if let Some(mut c) = self.conns.try_remove(slot) {
-            if let Some(tcp) = c.tcp() {
-                let _ = self.poll.registry().deregister(tcp);
-            }
+        // Closing the socket (dropping it) takes it out of the poll: no `deregister` call.
+        if self.conns.try_remove(slot).is_some() {
             self.shared.open.fetch_sub(1, Ordering::Relaxed);
             Counters::add(&self.counters.closed, 1);
         }

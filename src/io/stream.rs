@@ -54,8 +54,17 @@ impl Read for Stream {
     }
 }
 
+/// While queued bytes remain (a 101 not yet written), frames up to this total join the
+/// queue, so the response and the first frames (a welcome) leave in one `send`.
+const COALESCE_BYTES: usize = 8 * 1024;
+
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.has_pending() && self.pending.len() + buf.len() <= COALESCE_BYTES {
+            self.pending.extend_from_slice(buf);
+            self.drain()?;
+            return Ok(buf.len());
+        }
         self.drain()?;
         if self.has_pending() {
             return Err(io::ErrorKind::WouldBlock.into());

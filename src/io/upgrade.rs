@@ -195,7 +195,6 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         self.read_ws(slot);
     }
 
-    /// The token verified: the connection joins its session on the owning worker.
     /// Verifies a login token, answering repeats of a recently verified token from a small
     /// per-thread cache (until their `exp`), so reconnect storms skip the signature check.
     pub(super) fn verify_token(&mut self, token: &str) -> Result<Arc<Verified<C>>, AuthError> {
@@ -214,9 +213,25 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         Ok(v)
     }
 
+    /// The token verified: the connection joins its session on the owning worker (with
+    /// colocated workers, on the thread hosting it, moving there first if need be).
     pub(super) fn join(&mut self, slot: usize, verified: Arc<Verified<C>>) {
         Counters::add(&self.counters.authenticated, 1);
         let w = shard_of(verified.tenant(), verified.session(), self.to_workers.len());
+        if w != usize::from(self.index) && self.shared.colocated() {
+            // The session lives on another thread: the connection moves there.
+            if let Some(State::Ws { joined, .. }) = self.conns.get_mut(slot).map(|c| &mut c.state) {
+                *joined = true;
+            }
+            if let Some(conn) = self.emigrate(slot) {
+                Counters::add(&self.counters.moved, 1);
+                self.to_workers[w].push(ToWorker::Adopt {
+                    conn,
+                    token: verified,
+                });
+            }
+            return;
+        }
         let conn = self.conn_id(slot);
         let Some(c) = self.conns.get_mut(slot) else {
             return;

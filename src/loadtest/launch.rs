@@ -42,6 +42,8 @@ pub struct LaunchOptions {
     pub io_threads: Option<usize>,
     /// Workers of our server (its default when `None`).
     pub workers: Option<usize>,
+    /// Our server with workers on threads of their own (`colocate_workers(false)`).
+    pub split_workers: bool,
     /// Runtime threads of the baseline (tokio's default when `None`).
     pub baseline_threads: Option<usize>,
     /// Login tokens signed with HS256 instead of Ed25519.
@@ -60,6 +62,7 @@ impl LaunchOptions {
             game,
             io_threads: None,
             workers: None,
+            split_workers: false,
             baseline_threads: None,
             hs256: false,
             isolate: false,
@@ -220,6 +223,9 @@ fn launch_embedded(
     if let Some(n) = opts.workers {
         b = b.workers(n);
     }
+    if opts.split_workers {
+        b = b.colocate_workers(false);
+    }
     let handle = match opts.game {
         GameKind::Chat => b.game::<crate::demo::Chat>().build()?.start()?,
         GameKind::Echo => b.game::<crate::demo::Echo>().build()?.start()?,
@@ -284,6 +290,9 @@ fn launch_child(
             }
             if let Some(n) = opts.workers {
                 args.extend(["--workers".into(), n.to_string()]);
+            }
+            if opts.split_workers {
+                args.push("--split-workers".into());
             }
             example_path(opts.examples_dir.as_deref(), "serve")?
         }
