@@ -194,6 +194,10 @@ impl<G> ServerBuilder<G> {
     /// after that is read, handled by the game and answered on one thread, with no hand-off.
     /// Off: workers are threads of their own and every message crosses I/O thread → worker
     /// → I/O thread over channels (lets `workers` differ from `io_threads`).
+    ///
+    /// Colocated, game callbacks run on the I/O threads: a callback that takes long delays the
+    /// other connections of its thread. Keep them short (post slow work elsewhere and feed the
+    /// answer back with [`Poster`](crate::Poster)), or turn colocation off.
     pub fn colocate_workers(mut self, on: bool) -> Self {
         self.colocate = Some(on);
         self
@@ -204,7 +208,8 @@ impl<G> ServerBuilder<G> {
         pin_cores: bool => pin_cores
     );
 
-    /// Pins threads to these cores, round robin (I/O threads first, then workers). Implies pinning.
+    /// Pins threads to these cores, round robin (I/O threads first, then workers that have
+    /// threads of their own). Implies pinning.
     pub fn core_ids(mut self, ids: Vec<usize>) -> Self {
         self.core_ids = Some(ids);
         self.pin_cores = true;
@@ -337,8 +342,8 @@ impl<G: Game> ServerBuilder<G> {
     /// # Errors
     /// A [`ConfigError`] naming the first bad option: no `bind`, no `keys`, no `result_signer`,
     /// zero threads or limits, `colocate_workers(true)` with `workers != io_threads`, a token
-    /// spec without maximum lifetime, or an `archive_ttl`
-    /// shorter than maximum token lifetime + leeway.
+    /// spec without maximum lifetime, or an `archive_ttl` shorter than maximum token lifetime +
+    /// leeway.
     pub fn build(self) -> Result<Built<G>, ConfigError> {
         if self.bind.is_empty() {
             return Err(ConfigError::new("bind", "at least one address is required"));

@@ -40,6 +40,18 @@
 //! # }
 //! ```
 //!
+//! ## Threads
+//!
+//! With the defaults (`io_threads == workers`, one each per core), workers are *colocated*: I/O
+//! thread *i* hosts the sessions of shard *i*. A connection is accepted by whichever thread the
+//! kernel picks (`SO_REUSEPORT`); once its token verifies, it moves to the thread owning its
+//! session (the shard is a stable hash of tenant and session id), once. From then on each of
+//! its frames is read, handled by [`Game`] and answered on one thread, and a broadcast reaches
+//! every member of the session without leaving it. Events posted with [`Poster`] and moving
+//! connections travel over crossbeam channels. [`ServerBuilder::colocate_workers`]`(false)`
+//! runs workers on threads of their own instead: every message then crosses I/O thread →
+//! worker → I/O thread, and `workers` may differ from `io_threads`.
+//!
 //! ## Error codes
 //!
 //! A refused token is answered before the upgrade with HTTP 401 (403 where noted) and the body
