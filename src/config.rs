@@ -310,6 +310,23 @@ pub struct Built<G: Game> {
     pub(crate) on_start: Vec<OnStart>,
 }
 
+impl<G: Game> Built<G> {
+    /// I/O event-loop threads the server will run.
+    pub fn io_threads(&self) -> usize {
+        self.io_threads
+    }
+
+    /// Session workers (shards) the server will run.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// True when each worker runs on an I/O thread (see [`ServerBuilder::colocate_workers`]).
+    pub fn colocated(&self) -> bool {
+        self.colocate
+    }
+}
+
 impl<G: Game> std::fmt::Debug for Built<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Built")

@@ -3,12 +3,16 @@
 //! and other sessions go on; graceful shutdown ends live sessions with `{"reason":"shutdown"}`
 //! and closes every socket with 1001; an oversized message closes with 1009; and the plain HTTP
 //! routes: `/healthz`, `/.well-known/jwks.json`, `/metrics`, the user handler, 404 and 400.
+//!
+//! Every test runs twice (see [`common::both_modes`]): `colocated::*` with workers hosted by
+//! the I/O threads (connections move to their session's thread) and `split::*` with worker
+//! threads of their own.
 
 mod common;
 
 use common::{
-    Auth, Event, connect, expect_close_code, expect_result_then_close, get, http_raw, poll,
-    read_until_close, recv_text, send_text, start, start_with,
+    Auth, Event, Mode, both_modes, connect, expect_close_code, expect_result_then_close, get,
+    http_raw, poll, read_until_close, recv_text, send_text, start_in,
 };
 use jwt_game_server::demo::{Chat, Echo};
 use jwt_game_server::{Ctx, Game, HttpRequest, HttpResponse, Message, NoClaims, Player};
@@ -16,6 +20,20 @@ use serde_json::json;
 use std::net::TcpStream;
 use std::time::Duration;
 use tungstenite::Message as WsMessage;
+
+both_modes! {
+    game_panic_ends_only_its_session_with_1011,
+    panic_in_start_ends_that_session_with_1011,
+    shutdown_ends_live_sessions_and_closes_everyone_with_1001,
+    oversized_message_is_closed_with_1009,
+    binary_messages_round_trip,
+    healthz_answers_200,
+    jwks_route_serves_the_result_public_keys,
+    metrics_route_serves_prometheus_text,
+    unknown_path_is_404,
+    malformed_request_is_400,
+    user_http_handler_answers_other_routes,
+}
 
 /// Echoes every message to its sender, but panics on the text `panic`.
 struct Fragile;
@@ -37,9 +55,10 @@ impl Game for Fragile {
     }
 }
 
-#[test]
-fn game_panic_ends_only_its_session_with_1011() {
-    let s = start_with::<Fragile>(|b| b.workers(1));
+fn game_panic_ends_only_its_session_with_1011(mode: Mode) {
+    // One worker, so both sessions share it: one I/O thread hosting it (colocated), or one
+    // I/O thread and one worker thread (split).
+    let s = start_in::<Fragile>(mode, |b| b.io_threads(1).workers(1));
     let mut a1 = connect(s.addr, Auth::Header(&s.token("a1", "doomed")));
     let mut a2 = connect(s.addr, Auth::Header(&s.token("a2", "doomed")));
     let mut b1 = connect(s.addr, Auth::Header(&s.token("b1", "healthy")));
@@ -90,9 +109,8 @@ impl Game for Stillborn {
     }
 }
 
-#[test]
-fn panic_in_start_ends_that_session_with_1011() {
-    let s = start::<Stillborn>();
+fn panic_in_start_ends_that_session_with_1011(mode: Mode) {
+    let s = start_in::<Stillborn>(mode, |b| b);
     let mut jinx = connect(s.addr, Auth::Header(&s.token("jinx", "cursed")));
     let token = expect_result_then_close(&mut jinx, 1011, "game_panicked");
     assert_eq!(
@@ -104,9 +122,10 @@ fn panic_in_start_ends_that_session_with_1011() {
     assert_eq!(recv_text(&mut ok), "fine");
 }
 
-#[test]
-fn shutdown_ends_live_sessions_and_closes_everyone_with_1001() {
-    let s = start_with::<Chat>(|b| b.io_threads(2).workers(2));
+fn shutdown_ends_live_sessions_and_closes_everyone_with_1001(mode: Mode) {
+    // Two I/O threads and two workers in both modes: colocated (connections move), or split
+    // (`colocate_workers(false)` from the mode stays), so every worker's batch crosses threads.
+    let s = start_in::<Chat>(mode, |b| b.io_threads(2).workers(2));
     let addr = s.addr;
     let mut players = Vec::new();
     for (pid, sid) in [
@@ -146,9 +165,8 @@ fn shutdown_ends_live_sessions_and_closes_everyone_with_1001() {
     );
 }
 
-#[test]
-fn oversized_message_is_closed_with_1009() {
-    let s = start_with::<Echo>(|b| b.max_message_bytes(1024).max_frame_bytes(1024));
+fn oversized_message_is_closed_with_1009(mode: Mode) {
+    let s = start_in::<Echo>(mode, |b| b.max_message_bytes(1024).max_frame_bytes(1024));
     let mut ws = connect(s.addr, Auth::Header(&s.token("big", "mouth")));
     let fits = "x".repeat(1024);
     send_text(&mut ws, &fits);
@@ -162,25 +180,22 @@ fn oversized_message_is_closed_with_1009() {
     assert_eq!(recv_text(&mut other), "ok");
 }
 
-#[test]
-fn binary_messages_round_trip() {
-    let s = start::<Echo>();
+fn binary_messages_round_trip(mode: Mode) {
+    let s = start_in::<Echo>(mode, |b| b);
     let mut ws = connect(s.addr, Auth::Header(&s.token("bin", "ary")));
     let payload: Vec<u8> = (0..=255).collect();
     ws.send(WsMessage::binary(payload.clone())).expect("send");
     assert_eq!(common::next_event(&mut ws), Event::Binary(payload));
 }
 
-#[test]
-fn healthz_answers_200() {
-    let s = start::<Chat>();
+fn healthz_answers_200(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let reply = get(s.addr, "/healthz");
     assert_eq!(reply.status, 200, "{reply:?}");
 }
 
-#[test]
-fn jwks_route_serves_the_result_public_keys() {
-    let s = start::<Chat>();
+fn jwks_route_serves_the_result_public_keys(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let reply = get(s.addr, "/.well-known/jwks.json");
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(
@@ -210,9 +225,8 @@ fn jwks_route_serves_the_result_public_keys() {
     );
 }
 
-#[test]
-fn metrics_route_serves_prometheus_text() {
-    let s = start::<Echo>();
+fn metrics_route_serves_prometheus_text(mode: Mode) {
+    let s = start_in::<Echo>(mode, |b| b);
     let mut ws = connect(s.addr, Auth::Header(&s.token("m", "metrics")));
     send_text(&mut ws, "count me");
     assert_eq!(recv_text(&mut ws), "count me");
@@ -246,9 +260,8 @@ fn metrics_route_serves_prometheus_text() {
     }
 }
 
-#[test]
-fn unknown_path_is_404() {
-    let s = start::<Chat>();
+fn unknown_path_is_404(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     assert_eq!(get(s.addr, "/nope").status, 404);
     assert_eq!(get(s.addr, "/healthz/extra").status, 404);
     let post = http_raw(
@@ -258,9 +271,8 @@ fn unknown_path_is_404() {
     assert_eq!(post.status, 404);
 }
 
-#[test]
-fn malformed_request_is_400() {
-    let s = start::<Chat>();
+fn malformed_request_is_400(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     for request in [
         &b"GARBAGE\r\n\r\n"[..],
         b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n",
@@ -276,9 +288,8 @@ fn malformed_request_is_400() {
     }
 }
 
-#[test]
-fn user_http_handler_answers_other_routes() {
-    let s = start_with::<Chat>(|b| {
+fn user_http_handler_answers_other_routes(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| {
         b.http_handler(|req: &HttpRequest<'_>| {
             (req.path == "/status").then(|| {
                 HttpResponse::json(200, &json!({ "query": req.query, "method": req.method }))

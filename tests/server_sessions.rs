@@ -5,17 +5,34 @@
 //! close 1000 `session_complete`; the archive answers later tokens for an ended session (the
 //! result for a participant, 4002 `session_ended` for anyone else) until it expires, after which
 //! the session id starts a new session.
+//!
+//! Every test runs twice (see [`common::both_modes`]): `colocated::*` with workers hosted by
+//! the I/O threads (connections move to their session's thread) and `split::*` with worker
+//! threads of their own.
 
 mod common;
 
 use common::{
-    Auth, Event, TestServer, connect, expect_close, expect_result_then_close, now, poll,
-    read_until_close, recv_json, send_text, start, start_with,
+    Auth, Event, Mode, TestServer, both_modes, connect, expect_close, expect_result_then_close,
+    now, poll, read_until_close, recv_json, send_text, start_in,
 };
 use jwt_game_server::demo::Chat;
 use jwt_game_server::{Ctx, Game, Message, NoClaims, Player, TokenSpec};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+both_modes! {
+    two_players_exchange_messages,
+    sessions_are_isolated_from_each_other,
+    second_connection_of_a_player_replaces_the_first,
+    session_end_gives_every_participant_its_own_result_token,
+    late_joiner_gets_its_result_token,
+    player_who_never_joined_an_ended_session_gets_session_ended,
+    ended_session_cannot_start_again_while_archived_then_can_after_expiry,
+    kicked_player_is_closed_with_4001_and_the_reason_and_may_reconnect,
+    game_sees_start_join_leave_reconnect_in_order,
+    same_session_id_under_two_tenants_is_two_sessions,
+}
 
 fn welcome(pid: &str, sid: &str) -> Value {
     json!({ "type": "welcome", "pid": pid, "sid": sid })
@@ -36,9 +53,8 @@ fn end_message(result: &Value) -> String {
     json!({ "type": "end", "result": result }).to_string()
 }
 
-#[test]
-fn two_players_exchange_messages() {
-    let s = start::<Chat>();
+fn two_players_exchange_messages(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let mut alice = join(&s, "alice", "room-1");
     let mut bob = join(&s, "bob", "room-1");
     send_text(&mut alice, "hi bob");
@@ -49,9 +65,8 @@ fn two_players_exchange_messages() {
     assert_eq!(recv_json(&mut alice), chat("bob", "hi alice"));
 }
 
-#[test]
-fn sessions_are_isolated_from_each_other() {
-    let s = start::<Chat>();
+fn sessions_are_isolated_from_each_other(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let mut alice = join(&s, "alice", "room-a");
     let mut bob = join(&s, "bob", "room-b");
     send_text(&mut alice, "only for room a");
@@ -60,9 +75,8 @@ fn sessions_are_isolated_from_each_other() {
     assert_eq!(recv_json(&mut bob), chat("bob", "only for room b"));
 }
 
-#[test]
-fn second_connection_of_a_player_replaces_the_first() {
-    let s = start::<Chat>();
+fn second_connection_of_a_player_replaces_the_first(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let mut old = join(&s, "alice", "room-dup");
     let mut bob = join(&s, "bob", "room-dup");
     // A fresh token for the same (session, player): the newer connection continues.
@@ -73,9 +87,8 @@ fn second_connection_of_a_player_replaces_the_first() {
     assert_eq!(recv_json(&mut bob), chat("alice", "still me"));
 }
 
-#[test]
-fn session_end_gives_every_participant_its_own_result_token() {
-    let s = start::<Chat>();
+fn session_end_gives_every_participant_its_own_result_token(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let sid = "room-end";
     let pids = ["alice", "bob", "carol"];
     let mut sockets: Vec<_> = pids.iter().map(|p| join(&s, p, sid)).collect();
@@ -92,9 +105,8 @@ fn session_end_gives_every_participant_its_own_result_token() {
     assert_eq!(jtis.len(), pids.len(), "every result token has its own jti");
 }
 
-#[test]
-fn late_joiner_gets_its_result_token() {
-    let s = start::<Chat>();
+fn late_joiner_gets_its_result_token(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let sid = "room-late";
     let mut alice = join(&s, "alice", sid);
     let mut bob = join(&s, "bob", sid);
@@ -123,9 +135,8 @@ fn late_joiner_gets_its_result_token() {
     }
 }
 
-#[test]
-fn player_who_never_joined_an_ended_session_gets_session_ended() {
-    let s = start::<Chat>();
+fn player_who_never_joined_an_ended_session_gets_session_ended(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| b);
     let sid = "room-closed";
     let mut alice = join(&s, "alice", sid);
     send_text(&mut alice, &end_message(&json!("done")));
@@ -139,10 +150,9 @@ fn player_who_never_joined_an_ended_session_gets_session_ended() {
     );
 }
 
-#[test]
-fn ended_session_cannot_start_again_while_archived_then_can_after_expiry() {
+fn ended_session_cannot_start_again_while_archived_then_can_after_expiry(mode: Mode) {
     // Tokens live at most 4 s and leeway is 0, so the archive may forget after 4 s.
-    let s = start_with::<Chat>(|b| {
+    let s = start_in::<Chat>(mode, |b| {
         b.tokens(
             TokenSpec::default()
                 .max_lifetime(Some(Duration::from_secs(4)))
@@ -208,9 +218,8 @@ impl Game for Bouncer {
     }
 }
 
-#[test]
-fn kicked_player_is_closed_with_4001_and_the_reason_and_may_reconnect() {
-    let s = start::<Bouncer>();
+fn kicked_player_is_closed_with_4001_and_the_reason_and_may_reconnect(mode: Mode) {
+    let s = start_in::<Bouncer>(mode, |b| b);
     let mut ws = connect(s.addr, Auth::Header(&s.token("alice", "room-kick")));
     send_text(&mut ws, "kick me");
     assert_eq!(
@@ -254,9 +263,8 @@ impl Game for Lifecycle {
     }
 }
 
-#[test]
-fn game_sees_start_join_leave_reconnect_in_order() {
-    let s = start::<Lifecycle>();
+fn game_sees_start_join_leave_reconnect_in_order(mode: Mode) {
+    let s = start_in::<Lifecycle>(mode, |b| b);
     let sid = "room-life";
     let mut alice = connect(s.addr, Auth::Header(&s.token("alice", sid)));
     assert_eq!(common::recv_text(&mut alice), "start alice");
@@ -284,9 +292,10 @@ fn game_sees_start_join_leave_reconnect_in_order() {
     }
 }
 
-#[test]
-fn same_session_id_under_two_tenants_is_two_sessions() {
-    let s = start_with::<Chat>(|b| b.tokens(TokenSpec::default().tenant_claim("operatorId")));
+fn same_session_id_under_two_tenants_is_two_sessions(mode: Mode) {
+    let s = start_in::<Chat>(mode, |b| {
+        b.tokens(TokenSpec::default().tenant_claim("operatorId"))
+    });
     let token = |pid: &str, tenant: &str| {
         s.token_with(
             json!({ "pid": pid, "sid": "lobby", "operatorId": tenant }),

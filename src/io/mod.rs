@@ -223,8 +223,11 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         loop {
             self.doorbell.parked.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
-            let inbox_empty = self.hosting.as_ref().is_none_or(|h| h.inbox.is_empty());
-            let timeout = if self.rx.is_empty() && inbox_empty {
+            let me = usize::from(self.index);
+            let hosted_idle = self.hosting.as_ref().is_none_or(|h| {
+                h.inbox.is_empty() && self.to_workers.get(me).is_none_or(Vec::is_empty)
+            });
+            let timeout = if self.rx.is_empty() && hosted_idle {
                 self.poll_timeout()
             } else {
                 Duration::ZERO
@@ -450,11 +453,13 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             .is_some_and(|c| c.generation == conn.generation)
     }
 
-    /// Hands each worker the batch gathered this iteration (the hosted worker's was handled
-    /// by `run_hosted`).
+    /// Hands each worker the batch gathered this iteration. What the hosted worker has not
+    /// handled yet (a leave found while flushing) stays queued, ahead of the next iteration's
+    /// joins and messages, for the next `run_hosted`.
     fn send_to_workers(&mut self) {
+        let hosted = self.hosting.is_some().then_some(usize::from(self.index));
         for (w, batch) in self.to_workers.iter_mut().enumerate() {
-            if batch.is_empty() {
+            if batch.is_empty() || hosted == Some(w) {
                 continue;
             }
             let batch = std::mem::take(batch);

@@ -2,11 +2,15 @@
 //!
 //! - [`TestServer`]: an embedded server on `127.0.0.1:0` with fresh login and result keys, shut
 //!   down (with a bounded wait) when dropped.
+//! - [`Mode`], [`start_in`] and [`both_modes!`](crate::common::both_modes): the same test body
+//!   run against colocated workers (each I/O thread hosts one worker, the default) and split
+//!   workers (worker threads of their own, `colocate_workers(false)`).
 //! - Token minting with the server's login key, and result-token verification under the keys the
 //!   server publishes ([`ServerHandle::result_jwks`]).
 //! - Real tungstenite clients over blocking `TcpStream`s with read and write timeouts, so no test
 //!   can hang: the token goes in `Authorization: Bearer`, in `?token=`, or as the first message.
-//! - A raw HTTP client for the answers given before (or instead of) an upgrade.
+//! - A raw HTTP client for the answers given before (or instead of) an upgrade, and hand-built
+//!   masked client frames for requests and frames sent in one TCP write.
 //!
 //! Every loop here is bounded in iterations, and every read is bounded by [`IO_TIMEOUT`].
 #![allow(dead_code, unreachable_pub)] // each test file uses a subset
@@ -70,13 +74,79 @@ impl std::fmt::Debug for TestServer {
     }
 }
 
-/// Starts a server for game `G` with defaults suited to tests (1 I/O thread, 2 workers, fresh
-/// Ed25519 keys, default token spec).
+/// How the workers of a test server run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `.io_threads(2).workers(2)`: colocated workers, the default when `io_threads ==
+    /// workers`. Each I/O thread hosts one worker; a connection whose session lives on the
+    /// other thread moves there once its token verifies.
+    Colocated,
+    /// `.io_threads(1).workers(2).colocate_workers(false)`: workers are threads of their own and
+    /// every message crosses I/O thread → worker → I/O thread.
+    Split,
+}
+
+impl Mode {
+    /// True for [`Mode::Colocated`].
+    pub fn colocated(self) -> bool {
+        self == Self::Colocated
+    }
+
+    /// Sets this mode's thread counts (and, for [`Mode::Split`], turns colocation off).
+    /// Colocation itself is left at its default in [`Mode::Colocated`], so the tests see what
+    /// users get when they set equal counts.
+    pub fn apply<G>(self, builder: ServerBuilder<G>) -> ServerBuilder<G> {
+        match self {
+            Self::Colocated => builder.io_threads(2).workers(2),
+            Self::Split => builder.io_threads(1).workers(2).colocate_workers(false),
+        }
+    }
+}
+
+/// Generates, for each listed `fn name(mode: Mode)`, the tests `colocated::name` and
+/// `split::name`, which call it with [`Mode::Colocated`] and [`Mode::Split`].
+///
+/// ```ignore
+/// both_modes! {
+///     two_players_exchange_messages,
+///     sessions_are_isolated_from_each_other,
+/// }
+/// ```
+#[allow(unused_macros)] // each test file uses a subset
+macro_rules! both_modes {
+    ($($name:ident),+ $(,)?) => {
+        /// Each test body run with colocated workers (2 I/O threads hosting 2 workers).
+        mod colocated {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::common::Mode::Colocated);
+                }
+            )+
+        }
+
+        /// Each test body run with split workers (1 I/O thread, 2 worker threads).
+        mod split {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::common::Mode::Split);
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)] // each test file uses a subset
+pub(crate) use both_modes;
+
+/// Starts a server for game `G` with defaults suited to tests (colocated workers on 2 I/O
+/// threads, as [`Mode::Colocated`]; fresh Ed25519 keys; default token spec).
 pub fn start<G: Game>() -> TestServer {
     start_with::<G>(|b| b)
 }
 
-/// Like [`start`], with `configure` applied to the builder last (so it may override anything).
+/// Like [`start`], with `configure` applied to the builder last (so it may override anything,
+/// thread counts and colocation included).
 pub fn start_with<G: Game>(
     configure: impl FnOnce(ServerBuilder<G>) -> ServerBuilder<G>,
 ) -> TestServer {
@@ -89,19 +159,48 @@ pub fn start_with_login<G: Game>(
     login: Signer,
     configure: impl FnOnce(ServerBuilder<G>) -> ServerBuilder<G>,
 ) -> TestServer {
+    launch(login, Mode::Colocated, configure, None)
+}
+
+/// Starts a server for game `G` in `mode`, with `configure` applied to the builder last.
+///
+/// `configure` may change anything but the mode: it may set other thread counts (e.g. one
+/// worker) as long as workers stay colocated in [`Mode::Colocated`] and split in
+/// [`Mode::Split`]; this is checked after `build`, so a test cannot silently run in the other
+/// mode.
+pub fn start_in<G: Game>(
+    mode: Mode,
+    configure: impl FnOnce(ServerBuilder<G>) -> ServerBuilder<G>,
+) -> TestServer {
+    let login = Signer::generate_ed25519(LOGIN_KID).expect("login key");
+    launch(login, mode, configure, Some(mode))
+}
+
+/// Builds and starts a test server: base options, then `mode`, then `configure`; when `check`
+/// is given, requires the built configuration to be in that mode.
+fn launch<G: Game>(
+    login: Signer,
+    mode: Mode,
+    configure: impl FnOnce(ServerBuilder<G>) -> ServerBuilder<G>,
+    check: Option<Mode>,
+) -> TestServer {
     let builder = Server::builder()
         .bind("127.0.0.1:0")
         .keys(login.verification_keys())
         .tokens(TokenSpec::default())
         .result_signer(Signer::generate_ed25519(RESULT_KID).expect("result key"))
-        .io_threads(1)
-        .workers(2)
         .game::<G>();
-    let handle = configure(builder)
+    let built = configure(mode.apply(builder))
         .build()
-        .expect("valid test configuration")
-        .start()
-        .expect("server starts");
+        .expect("valid test configuration");
+    if let Some(mode) = check {
+        assert_eq!(
+            built.colocated(),
+            mode.colocated(),
+            "the test configuration is not in {mode:?} mode: {built:?}"
+        );
+    }
+    let handle = built.start().expect("server starts");
     TestServer {
         addr: handle.local_addr(),
         handle: Some(handle),
@@ -608,4 +707,89 @@ pub fn poll<T>(
         }
     }
     None
+}
+
+/// WebSocket opcode of a text frame.
+pub const OP_TEXT: u8 = 0x1;
+/// WebSocket opcode of a binary frame.
+pub const OP_BINARY: u8 = 0x2;
+/// WebSocket opcode of a close frame.
+pub const OP_CLOSE: u8 = 0x8;
+
+/// A complete (FIN) masked client frame with `opcode` and `payload`, of any length, built by
+/// hand so that several frames (or a request and frames) can go out in one TCP write.
+pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    // Any key will do; vary it so that no two frames of a test are masked alike by accident.
+    let mask = (payload.len() as u32)
+        .wrapping_mul(0x9e37_79b9)
+        .wrapping_add(0x37fa_213d)
+        .to_be_bytes();
+    let mut frame = vec![0x80 | (opcode & 0x0f)];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n <= usize::from(u16::MAX) => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// A masked client close frame with `code` and `reason`.
+pub fn masked_close(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    masked_frame(OP_CLOSE, &payload)
+}
+
+/// Writes a WebSocket upgrade request for `/play` (with `Authorization: Bearer <token>` when
+/// `bearer` is given) followed by `after` (e.g. [`masked_frame`]s) in one TCP write, before the
+/// 101 can arrive; then reads the 101 head and wraps the rest as a client WebSocket.
+///
+/// # Panics
+/// If the answer is not a 101 (the head is shown).
+pub fn upgrade_pipelined(addr: SocketAddr, bearer: Option<&str>, after: &[u8]) -> Ws {
+    let mut stream = tcp(addr);
+    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let mut bytes = format!(
+        "GET /play HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{auth}\r\n"
+    )
+    .into_bytes();
+    bytes.extend_from_slice(after);
+    stream
+        .write_all(&bytes)
+        .expect("write the request and the frames");
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        assert!(head.len() < 16 * 1024, "response head too long");
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("no 101 ({e}); so far {:?}", String::from_utf8_lossy(&head)),
+        };
+        assert!(
+            n > 0,
+            "closed before the 101: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.extend_from_slice(&chunk[..n]);
+    };
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "expected 101, got {:?}",
+        String::from_utf8_lossy(&head)
+    );
+    let leftover = head[end..].to_vec();
+    WebSocket::from_partially_read(stream, leftover, tungstenite::protocol::Role::Client, None)
 }
