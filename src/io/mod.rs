@@ -140,6 +140,8 @@ pub(crate) struct IoThread<C> {
     close_deadlines: VecDeque<(u64, usize, u32)>,
     epoch: Instant,
     now_ms: u64,
+    /// When this iteration last flushed (see `FLUSH_EVERY`).
+    flushed_at: Instant,
     next_keepalive_ms: u64,
 }
 
@@ -200,6 +202,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 close_deadlines: VecDeque::new(),
                 epoch: Instant::now(),
                 now_ms: 0,
+                flushed_at: Instant::now(),
                 next_keepalive_ms: keepalive,
             },
             waker,
@@ -241,7 +244,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 }
             }
             self.now_ms = ms(self.epoch.elapsed());
-            let mut flushed_at = Instant::now();
+            self.flushed_at = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
@@ -262,10 +265,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                         }
                     }
                 }
-                if flushed_at.elapsed() >= FLUSH_EVERY {
-                    self.flush_now();
-                    flushed_at = Instant::now();
-                }
+                self.maybe_flush();
             }
             for slot in std::mem::take(&mut self.pending_reads) {
                 self.read_ws(slot);
@@ -294,7 +294,15 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         }
     }
 
-    /// Mid-iteration: lets the hosted worker answer what was read so far, and writes it.
+    /// Mid-iteration, once `FLUSH_EVERY` has passed since the last flush: lets the hosted
+    /// worker answer what was read so far, and writes it.
+    fn maybe_flush(&mut self) {
+        if self.flushed_at.elapsed() >= FLUSH_EVERY {
+            self.flush_now();
+            self.flushed_at = Instant::now();
+        }
+    }
+
     fn flush_now(&mut self) {
         self.drain_inbox();
         self.run_hosted();

@@ -58,7 +58,14 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                         closed = true;
                         break;
                     }
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        if n < room {
+                            // A short read drained the socket: the next bytes raise a new
+                            // edge, so skip the read that would only say WouldBlock.
+                            break;
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
