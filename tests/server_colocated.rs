@@ -14,16 +14,15 @@
 mod common;
 
 use common::{
-    Auth, Event, Mode, OP_TEXT, TestServer, Ws, connect, expect_close_code, get, masked_close,
-    masked_frame, now, poll, read_until_close, recv_json, recv_text, send_text, start_in,
-    start_with, upgrade_pipelined,
+    Auth, Event, Mode, OP_TEXT, TestServer, Ws, connect, get, masked_close, masked_frame, now,
+    poll, read_until_close, recv_json, recv_text, send_text, start_in, start_with,
+    upgrade_pipelined,
 };
 use jwt_game_server::demo::Chat;
 use jwt_game_server::{Ctx, Game, Message, NoClaims, Player, Server, Signer, TokenSpec};
 use serde_json::{Value, json};
 use std::any::Any;
 use std::io::Write;
-use std::net::TcpStream;
 use std::time::Duration;
 
 /// Most connections a test opens while waiting for one to move (a miss has odds of ½ each).
@@ -483,28 +482,7 @@ fn shutdown_gives_every_participant_including_moved_ones_its_result_then_1001() 
     players.push(("late".to_owned(), late_sid.to_owned(), first_message));
     // Upgraded but not yet authenticated: no session, so no result token.
     let mut pending = connect(addr, Auth::Nothing);
-    let verifier = s.result_verifier();
-
-    let done = s.shutdown_in_background();
-    for (pid, sid, ws) in &mut players {
-        let events = read_until_close(ws);
-        let [Event::Text(token), Event::Close(Some((1001, reason)))] = events.as_slice() else {
-            panic!("{pid}: expected a result token then close 1001, got {events:?}");
-        };
-        assert_eq!(reason, "server_shutdown", "{pid}");
-        assert_eq!(
-            common::check_result_token(&verifier, token, pid, sid),
-            json!({ "reason": "shutdown" }),
-            "{pid}"
-        );
-    }
-    assert_eq!(expect_close_code(&mut pending, 1001), "server_shutdown");
-    done.recv_timeout(Duration::from_secs(20))
-        .expect("shutdown finished within 20 s");
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
-        "nothing listens after shutdown"
-    );
+    common::shutdown_and_expect_results(s, &mut players, &mut pending);
 }
 
 #[test]

@@ -11,13 +11,12 @@
 mod common;
 
 use common::{
-    Auth, Event, Mode, both_modes, connect, expect_close_code, expect_result_then_close, get,
-    http_raw, poll, read_until_close, recv_text, send_text, start_in,
+    Auth, Event, Mode, both_modes, connect, expect_result_then_close, get, http_raw, poll,
+    recv_text, send_text, start_in,
 };
 use jwt_game_server::demo::{Chat, Echo};
 use jwt_game_server::{Ctx, Game, HttpRequest, HttpResponse, Message, NoClaims, Player};
 use serde_json::json;
-use std::net::TcpStream;
 use std::time::Duration;
 use tungstenite::Message as WsMessage;
 
@@ -141,28 +140,7 @@ fn shutdown_ends_live_sessions_and_closes_everyone_with_1001(mode: Mode) {
     }
     // Upgraded but not yet authenticated: no session, so no result token.
     let mut pending = connect(addr, Auth::Nothing);
-    let verifier = s.result_verifier();
-
-    let done = s.shutdown_in_background();
-    for (pid, sid, ws) in &mut players {
-        let events = read_until_close(ws);
-        let [Event::Text(token), Event::Close(Some((1001, reason)))] = events.as_slice() else {
-            panic!("{pid}: expected a result token then close 1001, got {events:?}");
-        };
-        assert_eq!(reason, "server_shutdown", "{pid}");
-        assert_eq!(
-            common::check_result_token(&verifier, token, pid, sid),
-            json!({ "reason": "shutdown" })
-        );
-    }
-    let reason = expect_close_code(&mut pending, 1001);
-    assert_eq!(reason, "server_shutdown");
-    done.recv_timeout(Duration::from_secs(20))
-        .expect("shutdown finished within 20 s");
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
-        "nothing listens after shutdown"
-    );
+    common::shutdown_and_expect_results(s, &mut players, &mut pending);
 }
 
 fn oversized_message_is_closed_with_1009(mode: Mode) {

@@ -69,22 +69,6 @@ fn path_of(i: usize) -> Path {
     }
 }
 
-/// A masked client text frame (payload < 64 KiB).
-fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
-    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
-    let mut frame = vec![0x81u8];
-    match payload.len() {
-        n if n < 126 => frame.push(0x80 | n as u8),
-        n => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
-
 /// Writes the upgrade request (token in the query) and the first message frame in one write,
 /// then reads the 101 head and wraps the rest as a client WebSocket.
 fn connect_same_write(s: &TestServer, token: &str, first: &str) -> WebSocket<TcpStream> {
@@ -97,7 +81,7 @@ fn connect_same_write(s: &TestServer, token: &str, first: &str) -> WebSocket<Tcp
         s.addr
     )
     .into_bytes();
-    bytes.extend_from_slice(&masked_text_frame(first.as_bytes()));
+    bytes.extend_from_slice(&common::masked_frame(0x1, first.as_bytes()));
     stream.write_all(&bytes).expect("write request and frame");
     let mut head = Vec::new();
     let mut chunk = [0u8; 1024];

@@ -366,12 +366,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             }
             Counters::add(&self.counters.accepted, 1);
             let _ = tcp.set_nodelay(true);
-            self.next_generation = self.next_generation.wrapping_add(1);
-            let generation = self.next_generation;
-            let entry = self.conns.vacant_entry();
-            let slot = entry.key();
-            let mut conn = Conn {
-                generation,
+            let conn = Conn {
+                generation: 0,
                 state: State::Http {
                     stream: Stream::new(tcp),
                     buf: Vec::new(),
@@ -381,22 +377,36 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 ping_sent_ms: None,
                 dirty: false,
             };
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            let reg = match conn.tcp() {
-                Some(tcp) => self.poll.registry().register(tcp, Token(slot), interest),
-                None => Err(io::ErrorKind::NotConnected.into()),
-            };
-            if let Err(e) = reg {
-                log::warn!("cannot register a connection: {e}");
-                self.shared.open.fetch_sub(1, Ordering::Relaxed);
-                Counters::add(&self.counters.closed, 1);
+            let Some(slot) = self.insert(conn) else {
                 continue;
-            }
-            entry.insert(conn);
+            };
+            let generation = self.conns[slot].generation;
             let deadline = self.now_ms + ms(self.shared.limits.handshake_timeout);
             self.handshake_deadlines
                 .push_back((deadline, slot, generation));
         }
+    }
+
+    /// Gives `conn` a fresh generation, registers it with this thread's poll and stores it.
+    /// `None` (the socket is dropped and counted closed) if it cannot be registered.
+    fn insert(&mut self, mut conn: Conn) -> Option<usize> {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        conn.generation = self.next_generation;
+        let entry = self.conns.vacant_entry();
+        let slot = entry.key();
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let reg = match conn.tcp() {
+            Some(tcp) => self.poll.registry().register(tcp, Token(slot), interest),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        };
+        if let Err(e) = reg {
+            log::warn!("cannot register a connection: {e}");
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            Counters::add(&self.counters.closed, 1);
+            return None;
+        }
+        entry.insert(conn);
+        Some(slot)
     }
 
     /// A socket is ready.
@@ -540,26 +550,13 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     /// Registers a connection another thread moved here and joins it to its session on the
     /// hosted worker; frames that arrived with its token are read next.
     fn adopt(&mut self, Migrant(mut conn): Migrant, token: Arc<crate::jwt::Verified<C>>) {
-        self.next_generation = self.next_generation.wrapping_add(1);
-        conn.generation = self.next_generation;
         conn.worker = Some(self.index);
         conn.last_rx_ms = self.now_ms;
         conn.ping_sent_ms = None;
         conn.dirty = false;
-        let entry = self.conns.vacant_entry();
-        let slot = entry.key();
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        let reg = match conn.tcp() {
-            Some(tcp) => self.poll.registry().register(tcp, Token(slot), interest),
-            None => Err(io::ErrorKind::NotConnected.into()),
-        };
-        if let Err(e) = reg {
-            log::warn!("cannot register a moved connection: {e}");
-            self.shared.open.fetch_sub(1, Ordering::Relaxed);
-            Counters::add(&self.counters.closed, 1);
+        let Some(slot) = self.insert(*conn) else {
             return;
-        }
-        entry.insert(*conn);
+        };
         if self.hosting.as_ref().is_some_and(|h| h.ended) {
             self.conns[slot].worker = None;
             self.close_ws(slot, crate::session::SHUTDOWN.0, crate::session::SHUTDOWN.1);

@@ -793,3 +793,37 @@ pub fn upgrade_pipelined(addr: SocketAddr, bearer: Option<&str>, after: &[u8]) -
     let leftover = head[end..].to_vec();
     WebSocket::from_partially_read(stream, leftover, tungstenite::protocol::Role::Client, None)
 }
+
+/// Shuts `s` down gracefully and checks what everyone sees: each of `players` (pid, sid,
+/// socket) its own result token with `{"reason":"shutdown"}`, then close 1001
+/// `server_shutdown`; `pending` (upgraded, not yet authenticated) close 1001; the shutdown
+/// finishes within 20 s and nothing listens afterwards.
+pub fn shutdown_and_expect_results<P: AsRef<str>, S: AsRef<str>>(
+    s: TestServer,
+    players: &mut [(P, S, Ws)],
+    pending: &mut Ws,
+) {
+    let addr = s.addr;
+    let verifier = s.result_verifier();
+    let done = s.shutdown_in_background();
+    for (pid, sid, ws) in players.iter_mut() {
+        let (pid, sid) = (pid.as_ref(), sid.as_ref());
+        let events = read_until_close(ws);
+        let [Event::Text(token), Event::Close(Some((1001, reason)))] = events.as_slice() else {
+            panic!("{pid}: expected a result token then close 1001, got {events:?}");
+        };
+        assert_eq!(reason, "server_shutdown", "{pid}");
+        assert_eq!(
+            check_result_token(&verifier, token, pid, sid),
+            json!({ "reason": "shutdown" }),
+            "{pid}"
+        );
+    }
+    assert_eq!(expect_close_code(pending, 1001), "server_shutdown");
+    done.recv_timeout(Duration::from_secs(20))
+        .expect("shutdown finished within 20 s");
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+        "nothing listens after shutdown"
+    );
+}
