@@ -188,7 +188,7 @@ fn frames_in_the_same_write_as_a_header_token_upgrade_arrive_after_a_move() {
             half.to_vec(),
         ]
         .concat();
-        let mut ws = upgrade_pipelined(s.addr, Some(&token), &frames);
+        let mut ws = upgrade_pipelined(s.addr, "/play", Some(&token), &frames);
         assert_eq!(recv_json(&mut ws), welcome(pid, &sid), "attempt {i}");
         assert_eq!(recv_json(&mut ws), chat(pid, "first, with the request"));
         assert_eq!(recv_json(&mut ws), chat(pid, "second, with the request"));

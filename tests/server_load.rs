@@ -11,10 +11,9 @@ mod common;
 
 use common::{IO_TIMEOUT, TestServer, now, percent_encode, start_with, tcp};
 use jwt_game_server::demo::Echo;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
-use tungstenite::protocol::{Role, WebSocket};
+use tungstenite::protocol::WebSocket;
 use tungstenite::{Message, client::IntoClientRequest};
 
 /// Connections in the load test (fewer when the open-file limit cannot hold both ends).
@@ -72,35 +71,13 @@ fn path_of(i: usize) -> Path {
 /// Writes the upgrade request (token in the query) and the first message frame in one write,
 /// then reads the 101 head and wraps the rest as a client WebSocket.
 fn connect_same_write(s: &TestServer, token: &str, first: &str) -> WebSocket<TcpStream> {
-    let mut stream = tcp(s.addr);
-    let mut bytes = format!(
-        "GET /play?token={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n",
-        percent_encode(token),
-        s.addr
+    let target = format!("/play?token={}", percent_encode(token));
+    common::upgrade_pipelined(
+        s.addr,
+        &target,
+        None,
+        &common::masked_frame(0x1, first.as_bytes()),
     )
-    .into_bytes();
-    bytes.extend_from_slice(&common::masked_frame(0x1, first.as_bytes()));
-    stream.write_all(&bytes).expect("write request and frame");
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    let end = loop {
-        if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-        assert!(head.len() < 16 * 1024, "response head too long");
-        let n = stream.read(&mut chunk).expect("read 101");
-        assert!(n > 0, "closed before the 101");
-        head.extend_from_slice(&chunk[..n]);
-    };
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "expected 101, got {:?}",
-        String::from_utf8_lossy(&head)
-    );
-    let leftover = head[end..].to_vec();
-    WebSocket::from_partially_read(stream, leftover, Role::Client, None)
 }
 
 /// Opens connection `i` and sends its first message as early as its path allows.

@@ -748,17 +748,18 @@ pub fn masked_close(code: u16, reason: &str) -> Vec<u8> {
     masked_frame(OP_CLOSE, &payload)
 }
 
-/// Writes a WebSocket upgrade request for `/play` (with `Authorization: Bearer <token>` when
-/// `bearer` is given) followed by `after` (e.g. [`masked_frame`]s) in one TCP write, before the
-/// 101 can arrive; then reads the 101 head and wraps the rest as a client WebSocket.
+/// Writes a WebSocket upgrade request for `target` (e.g. `/play`, or `/play?token=…`), with
+/// `Authorization: Bearer <token>` when `bearer` is given, followed by `after` (e.g.
+/// [`masked_frame`]s) in one TCP write, before the 101 can arrive; then reads the 101 head
+/// and wraps the rest as a client WebSocket.
 ///
 /// # Panics
 /// If the answer is not a 101 (the head is shown).
-pub fn upgrade_pipelined(addr: SocketAddr, bearer: Option<&str>, after: &[u8]) -> Ws {
+pub fn upgrade_pipelined(addr: SocketAddr, target: &str, bearer: Option<&str>, after: &[u8]) -> Ws {
     let mut stream = tcp(addr);
     let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let mut bytes = format!(
-        "GET /play HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{auth}\r\n"
     )
     .into_bytes();
