@@ -283,7 +283,10 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                     self.now_ms
                 });
                 self.flush_dirty();
-                if self.conns.is_empty() || self.now_ms.saturating_sub(since) > 2 * CLOSE_GRACE_MS {
+                // A connection still on its way here is adopted (and closed with 1001) first.
+                let inbox_empty = self.hosting.as_ref().is_none_or(|h| h.inbox.is_empty());
+                let drained = self.conns.is_empty() && inbox_empty;
+                if drained || self.now_ms.saturating_sub(since) > 2 * CLOSE_GRACE_MS {
                     let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
                     for slot in slots {
                         self.remove(slot, false);

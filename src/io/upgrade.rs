@@ -10,6 +10,7 @@ use crate::shard::{ToWorker, shard_of};
 use crate::stats::Counters;
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tungstenite::WebSocket;
 use tungstenite::protocol::{Role, WebSocketConfig};
@@ -226,6 +227,11 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         Counters::add(&self.counters.authenticated, 1);
         let w = shard_of(verified.tenant(), verified.session(), self.to_workers.len());
         if w != usize::from(self.index) && self.shared.colocated() {
+            if self.shared.stop.load(Ordering::Acquire) {
+                // Shutting down: its session is ending (or over) wherever it lives.
+                self.close_ws(slot, crate::session::SHUTDOWN.0, crate::session::SHUTDOWN.1);
+                return;
+            }
             // The session lives on another thread: the connection moves there.
             if let Some(State::Ws { joined, .. }) = self.conns.get_mut(slot).map(|c| &mut c.state) {
                 *joined = true;
