@@ -14,7 +14,7 @@ mod common;
 mod example_process;
 
 use common::{
-    Auth, Refused, TestServer, Ws, check_result_token, connect, decode_segment,
+    Auth, Mode, Refused, TestServer, Ws, both_modes, check_result_token, connect, decode_segment,
     expect_result_then_close, now, recv_json, result_verifier_from_jwks, send_text,
     shutdown_bounded, sign, start_with_login, try_connect,
 };
@@ -66,6 +66,17 @@ impl Game for Relay {
 /// The game servers' game: no-show deadline 1.5 s.
 type Matched = NoShow<Relay, 1500>;
 
+both_modes! {
+    two_hundred_players_each_get_one_ticket_and_meet_on_one_instance_and_session,
+    a_cancelled_request_is_never_matched,
+    a_party_of_two_stays_together,
+    a_matched_player_who_never_shows_up_does_not_block_the_other,
+    a_ticket_for_another_instance_is_refused_with_invalid_audience,
+    a_request_that_waits_too_long_times_out,
+    requests_of_two_queues_are_never_matched_together,
+    a_request_waits_for_its_queue_data_before_it_joins_the_pool,
+}
+
 /// A matchmaker, two game-server instances, and the players' login key.
 struct Cluster {
     mm: Option<ServerHandle>,
@@ -87,12 +98,14 @@ fn ticket_signer() -> Signer {
     Signer::ed25519_from_seed("mm-tickets", &TICKET_SEED).expect("ticket key")
 }
 
-fn cluster(mm: RatingMatchmaker) -> Cluster {
-    cluster_with(move |b, tickets| b.matchmaker(mm, tickets))
+fn cluster(mode: Mode, mm: RatingMatchmaker) -> Cluster {
+    cluster_with(mode, move |b, tickets| b.matchmaker(mm, tickets))
 }
 
-/// A cluster whose matchmaker is made by `make` from the configured builder and tickets.
+/// A cluster whose matchmaker server (in `mode`) is made by `make` from the configured builder
+/// and tickets. The game servers are colocated, as by default.
 fn cluster_with<M: Matchmaker>(
+    mode: Mode,
     make: impl FnOnce(ServerBuilder, TicketConfig) -> ServerBuilder<MatchRequest<M>>,
 ) -> Cluster {
     let ids = vec!["gs-a".to_owned(), "gs-b".to_owned()];
@@ -118,14 +131,12 @@ fn cluster_with<M: Matchmaker>(
         .bind("127.0.0.1:0")
         .keys(login.verification_keys())
         .tokens(TokenSpec::default())
-        .result_signer(Signer::generate_ed25519("result-test").expect("result key"))
-        .io_threads(1)
-        .workers(2);
-    let handle = make(builder, tickets)
+        .result_signer(Signer::generate_ed25519("result-test").expect("result key"));
+    let built = make(mode.apply(builder), tickets)
         .build()
-        .expect("matchmaker config")
-        .start()
-        .expect("matchmaker starts");
+        .expect("matchmaker config");
+    assert_eq!(built.colocated(), mode.colocated(), "{mode:?}: {built:?}");
+    let handle = built.start().expect("matchmaker starts");
     Cluster {
         mm_addr: handle.local_addr(),
         mm: Some(handle),
@@ -223,9 +234,8 @@ fn play_pair(c: &Cluster, a: &(String, String, Value), b: &(String, String, Valu
     }
 }
 
-#[test]
-fn two_hundred_players_each_get_one_ticket_and_meet_on_one_instance_and_session() {
-    let c = cluster(RatingMatchmaker::default());
+fn two_hundred_players_each_get_one_ticket_and_meet_on_one_instance_and_session(mode: Mode) {
+    let c = cluster(mode, RatingMatchmaker::default());
     let n = 200;
     let pids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
     let mut sockets: Vec<Ws> = pids
@@ -276,9 +286,8 @@ fn two_hundred_players_each_get_one_ticket_and_meet_on_one_instance_and_session(
     });
 }
 
-#[test]
-fn a_cancelled_request_is_never_matched() {
-    let c = cluster(RatingMatchmaker::default());
+fn a_cancelled_request_is_never_matched(mode: Mode) {
+    let c = cluster(mode, RatingMatchmaker::default());
     // A lone request far from everyone: only its cancel can end it.
     let mut lone = c.queue("lone", "r-lone", 1.0e9, 1);
     send_text(&mut lone, r#"{"type":"cancel"}"#);
@@ -294,10 +303,13 @@ fn a_cancelled_request_is_never_matched() {
     // Racing cancels among compatible requests: each ends either cancelled or matched, never
     // both, and a cancelled player is in no roster. A cancel may overtake its partner's
     // enqueue, which can leave one request alone: `max_wait` ends it with `timed_out`.
-    let racing = cluster(RatingMatchmaker {
-        max_wait: Some(Duration::from_secs(2)),
-        ..RatingMatchmaker::default()
-    });
+    let racing = cluster(
+        mode,
+        RatingMatchmaker {
+            max_wait: Some(Duration::from_secs(2)),
+            ..RatingMatchmaker::default()
+        },
+    );
     let racing_verifier = result_verifier_from_jwks(&racing.mm_handle().result_jwks());
     let pids: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
     let mut sockets: Vec<Ws> = pids
@@ -363,9 +375,8 @@ fn a_cancelled_request_is_never_matched() {
     );
 }
 
-#[test]
-fn a_party_of_two_stays_together() {
-    let c = cluster(RatingMatchmaker::default());
+fn a_party_of_two_stays_together(mode: Mode) {
+    let c = cluster(mode, RatingMatchmaker::default());
     let mut a1 = c.queue("a1", "party-a", 1500.0, 2);
     let mut s1 = c.queue("s1", "r-s1", 1500.0, 1);
     let mut b1 = c.queue("b1", "party-b", 1500.0, 2);
@@ -399,9 +410,8 @@ fn a_party_of_two_stays_together() {
     assert_ne!(&t1["sid"], sid);
 }
 
-#[test]
-fn a_matched_player_who_never_shows_up_does_not_block_the_other() {
-    let c = cluster(RatingMatchmaker::default());
+fn a_matched_player_who_never_shows_up_does_not_block_the_other(mode: Mode) {
+    let c = cluster(mode, RatingMatchmaker::default());
     let mut x = c.queue("x", "r-x", 1500.0, 1);
     let mut y = c.queue("y", "r-y", 1500.0, 1);
     let (tx, cx) = ticket_of("x", &mut x);
@@ -417,9 +427,8 @@ fn a_matched_player_who_never_shows_up_does_not_block_the_other() {
     );
 }
 
-#[test]
-fn a_ticket_for_another_instance_is_refused_with_invalid_audience() {
-    let c = cluster(RatingMatchmaker::default());
+fn a_ticket_for_another_instance_is_refused_with_invalid_audience(mode: Mode) {
+    let c = cluster(mode, RatingMatchmaker::default());
     let mut x = c.queue("x", "r-x", 1500.0, 1);
     let mut y = c.queue("y", "r-y", 1500.0, 1);
     let (tx, cx) = ticket_of("x", &mut x);
@@ -443,14 +452,13 @@ fn a_ticket_for_another_instance_is_refused_with_invalid_audience() {
     }
 }
 
-#[test]
-fn a_request_that_waits_too_long_times_out() {
+fn a_request_that_waits_too_long_times_out(mode: Mode) {
     let mm = RatingMatchmaker {
         max_wait: Some(Duration::from_millis(300)),
         interval: Duration::from_millis(50),
         ..RatingMatchmaker::default()
     };
-    let c = cluster(mm);
+    let c = cluster(mode, mm);
     let mut ws = c.queue("t", "r-t", 1500.0, 1);
     let Final::Result(token) = finish(&mut ws) else {
         panic!("a lone request got a ticket")
@@ -484,10 +492,9 @@ impl Matchmaker for Tagged {
     }
 }
 
-#[test]
-fn requests_of_two_queues_are_never_matched_together() {
+fn requests_of_two_queues_are_never_matched_together(mode: Mode) {
     let queues = Queues::new(["eu", "us"]).expect("queues");
-    let c = cluster_with(|b, tickets| {
+    let c = cluster_with(mode, |b, tickets| {
         b.matchmaker_queues(
             queues,
             |q| Tagged {
@@ -563,9 +570,8 @@ impl Matchmaker for PairWithData {
     }
 }
 
-#[test]
-fn a_request_waits_for_its_queue_data_before_it_joins_the_pool() {
-    let c = cluster_with(|b, tickets| b.matchmaker(PairWithData, tickets));
+fn a_request_waits_for_its_queue_data_before_it_joins_the_pool(mode: Mode) {
+    let c = cluster_with(mode, |b, tickets| b.matchmaker(PairWithData, tickets));
     // `e` never sends data, so it is not in the pool: `f` and `g` meet, not `e` and `f`.
     let mut e = c.queue("e", "r-e", 1500.0, 1);
     let mut f = c.queue("f", "r-f", 1500.0, 1);
