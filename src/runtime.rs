@@ -110,6 +110,7 @@ impl<G: Game> Built<G> {
         for (i, rx) in worker_rxs.into_iter().enumerate() {
             let worker = Worker::<G>::new(
                 links.clone(),
+                self.colocate.then_some(i),
                 Arc::clone(&config),
                 Arc::clone(&worker_counters[i]),
             );

@@ -45,6 +45,9 @@ pub(crate) trait Hosted<C>: Send {
     fn wait_hint(&self) -> Duration;
     /// Ends every live session (result tokens, close 1001) and sends the batches.
     fn end_all(&mut self);
+    /// Swaps what the worker queued for its host thread with `into` (empty, kept for its
+    /// capacity), so the host applies it directly, with no channel and no allocation.
+    fn take_output(&mut self, into: &mut Vec<ToIo>);
 }
 
 impl<G: Game> Hosted<G::Claims> for Worker<G> {
@@ -65,6 +68,12 @@ impl<G: Game> Hosted<G::Claims> for Worker<G> {
     fn end_all(&mut self) {
         self.shutdown(self.now());
     }
+
+    fn take_output(&mut self, into: &mut Vec<ToIo>) {
+        if let Some(out) = self.host.and_then(|h| self.outbox.get_mut(h)) {
+            std::mem::swap(out, into);
+        }
+    }
 }
 
 /// A game timer: (due on the monotonic clock, session serial, timer id, session key).
@@ -80,6 +89,9 @@ struct Live<G: Game> {
 pub(crate) struct Worker<G: Game> {
     io: Vec<IoLink>,
     outbox: Vec<Vec<ToIo>>,
+    /// The I/O thread running this worker (colocated workers): its batch is handed over by
+    /// `take_output`, not sent over its channel.
+    host: Option<usize>,
     config: Arc<WorkerConfig>,
     counters: Arc<Counters>,
     sessions: HashMap<Arc<str>, Live<G>>,
@@ -93,13 +105,20 @@ pub(crate) struct Worker<G: Game> {
 }
 
 impl<G: Game> Worker<G> {
-    /// A worker writing to the I/O threads `io`.
-    pub(crate) fn new(io: Vec<IoLink>, config: Arc<WorkerConfig>, counters: Arc<Counters>) -> Self {
+    /// A worker writing to the I/O threads `io`; `host` is the I/O thread that runs it, if
+    /// one does (colocated workers).
+    pub(crate) fn new(
+        io: Vec<IoLink>,
+        host: Option<usize>,
+        config: Arc<WorkerConfig>,
+        counters: Arc<Counters>,
+    ) -> Self {
         let ttl_ms = u64::try_from(config.archive_ttl.as_millis()).unwrap_or(u64::MAX);
         let next_tick_ms = config.tick_interval.map(|t| t.as_millis() as u64);
         Self {
             outbox: io.iter().map(|_| Vec::new()).collect(),
             io,
+            host,
             config,
             counters,
             sessions: HashMap::new(),
@@ -439,6 +458,10 @@ impl<G: Game> Worker<G> {
                 })
                 .sum();
             Counters::add(&self.counters.messages_out, sent);
+            if self.host == Some(i) {
+                // The host takes it with `take_output`, on this thread.
+                continue;
+            }
             let batch = std::mem::take(out);
             if self.io[i].tx.send(batch).is_ok() {
                 if let Err(e) = self.io[i].waker.ring() {

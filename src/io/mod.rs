@@ -129,6 +129,8 @@ pub(crate) struct IoThread<C> {
     next_generation: u32,
     rx: Receiver<Vec<ToIo>>,
     hosting: Option<Hosting<C>>,
+    /// The hosted worker's output, swapped in by `take_output` (kept for its capacity).
+    hosted_out: Vec<ToIo>,
     shared: Arc<IoShared<C>>,
     counters: Arc<Counters>,
     to_workers: Vec<Vec<ToWorker<C>>>,
@@ -191,6 +193,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
                 next_generation: 0,
                 rx,
                 hosting: None,
+                hosted_out: Vec::new(),
                 shared,
                 counters,
                 to_workers: (0..n_workers).map(|_| Vec::new()).collect(),
@@ -227,9 +230,10 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             self.doorbell.parked.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
             let me = usize::from(self.index);
-            let hosted_idle = self.hosting.as_ref().is_none_or(|h| {
-                h.inbox.is_empty() && self.to_workers.get(me).is_none_or(Vec::is_empty)
-            });
+            let hosted_idle = self
+                .hosting
+                .as_ref()
+                .is_none_or(|h| h.inbox.is_empty() && self.to_workers[me].is_empty());
             let timeout = if self.rx.is_empty() && hosted_idle {
                 self.poll_timeout()
             } else {
@@ -449,20 +453,25 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     fn drain_workers(&mut self) {
         while let Ok(batch) = self.rx.try_recv() {
             for m in batch {
-                match m {
-                    ToIo::Send { conn, message } => self.send(conn, message.0),
-                    ToIo::SendMany { conns, message } => {
-                        for conn in conns {
-                            self.send(conn, message.0.clone());
-                        }
-                    }
-                    ToIo::Close { conn, code, reason } => {
-                        if self.is_current(conn) {
-                            let slot = conn.slot as usize;
-                            self.conns[slot].worker = None;
-                            self.close_ws(slot, code, &reason);
-                        }
-                    }
+                self.apply(m);
+            }
+        }
+    }
+
+    /// Carries out one thing a worker asked for.
+    fn apply(&mut self, m: ToIo) {
+        match m {
+            ToIo::Send { conn, message } => self.send(conn, message.0),
+            ToIo::SendMany { conns, message } => {
+                for conn in conns {
+                    self.send(conn, message.0.clone());
+                }
+            }
+            ToIo::Close { conn, code, reason } => {
+                if self.is_current(conn) {
+                    let slot = conn.slot as usize;
+                    self.conns[slot].worker = None;
+                    self.close_ws(slot, code, &reason);
                 }
             }
         }
@@ -495,15 +504,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     /// Colocated workers: adopts the connections other threads moved here and queues what
     /// was posted for the hosted worker.
     fn drain_inbox(&mut self) {
-        let Some(h) = &self.hosting else {
-            return;
-        };
-        let mut batches = Vec::new();
-        while let Ok(batch) = h.inbox.try_recv() {
-            batches.push(batch);
-        }
         let me = usize::from(self.index);
-        for batch in batches {
+        while let Some(batch) = self.hosting.as_ref().and_then(|h| h.inbox.try_recv().ok()) {
             for m in batch {
                 match m {
                     ToWorker::Adopt { conn, token } => self.adopt(conn, token),
@@ -513,8 +515,8 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
         }
     }
 
-    /// Runs the hosted worker on this iteration's batch; its output to this thread is on
-    /// `rx`, applied by the `drain_workers` that follows.
+    /// Runs the hosted worker on this iteration's batch and carries out what it asked of
+    /// this thread.
     fn run_hosted(&mut self) {
         let me = usize::from(self.index);
         let Some(h) = &mut self.hosting else {
@@ -525,6 +527,19 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             return;
         }
         h.worker.step(&mut self.to_workers[me]);
+        self.apply_hosted_output();
+    }
+
+    /// Carries out what the hosted worker queued for this thread.
+    fn apply_hosted_output(&mut self) {
+        let mut out = std::mem::take(&mut self.hosted_out);
+        if let Some(h) = &mut self.hosting {
+            h.worker.take_output(&mut out);
+        }
+        for m in out.drain(..) {
+            self.apply(m);
+        }
+        self.hosted_out = out;
     }
 
     /// Shutdown, colocated workers: ends the hosted sessions (result tokens, 1001) before the
@@ -536,7 +551,7 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
             h.worker.end_all();
             h.ended = true;
         }
-        self.drain_workers();
+        self.apply_hosted_output();
     }
 
     /// Takes a connection off this thread, to move it to the thread hosting its worker.
@@ -553,15 +568,15 @@ impl<C: serde::de::DeserializeOwned + Send + Sync + 'static> IoThread<C> {
     /// Registers a connection another thread moved here and joins it to its session on the
     /// hosted worker; frames that arrived with its token are read next.
     fn adopt(&mut self, Migrant(mut conn): Migrant, token: Arc<crate::jwt::Verified<C>>) {
-        conn.worker = Some(self.index);
+        let ended = self.hosting.as_ref().is_some_and(|h| h.ended);
+        conn.worker = (!ended).then_some(self.index);
         conn.last_rx_ms = self.now_ms;
         conn.ping_sent_ms = None;
         conn.dirty = false;
         let Some(slot) = self.insert(*conn) else {
             return;
         };
-        if self.hosting.as_ref().is_some_and(|h| h.ended) {
-            self.conns[slot].worker = None;
+        if ended {
             self.close_ws(slot, crate::session::SHUTDOWN.0, crate::session::SHUTDOWN.1);
             return;
         }
