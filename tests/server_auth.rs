@@ -10,7 +10,7 @@ mod common;
 
 use common::{
     Auth, LOGIN_KID, TestServer, assert_refusal, connect, expect_close, now, recv_json, send_text,
-    sign, start_with, start_with_login, try_connect, upgrade_raw,
+    sign, start_with, start_with_login, try_connect, upgrade_raw, welcome,
 };
 use jwt_game_server::demo::Chat;
 use jwt_game_server::{AuthError, Signer, TokenSpec};
@@ -57,10 +57,6 @@ fn claims_without(key: &str) -> Value {
 
 fn good_token(s: &TestServer, pid: &str, sid: &str) -> String {
     s.token_with(claims(pid, sid), now(), 600)
-}
-
-fn welcome(pid: &str, sid: &str) -> Value {
-    json!({ "type": "welcome", "pid": pid, "sid": sid })
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -14,9 +14,9 @@
 mod common;
 
 use common::{
-    Auth, Event, Mode, OP_TEXT, TestServer, Ws, connect, get, masked_close, masked_frame, now,
-    poll, read_until_close, recv_json, recv_text, send_text, start_in, start_with,
-    upgrade_pipelined,
+    Auth, Event, Mode, OP_TEXT, TestServer, Ws, chat, connect, get, join_chat, masked_close,
+    masked_frame, now, poll, read_until_close, recv_json, recv_text, send_text, start_in,
+    start_with, upgrade_pipelined, welcome,
 };
 use jwt_game_server::demo::Chat;
 use jwt_game_server::{Ctx, Game, Message, NoClaims, Player, Server, Signer, TokenSpec};
@@ -27,14 +27,6 @@ use std::time::Duration;
 
 /// Most connections a test opens while waiting for one to move (a miss has odds of ½ each).
 const MAX_ATTEMPTS: usize = 64;
-
-fn welcome(pid: &str, sid: &str) -> Value {
-    json!({ "type": "welcome", "pid": pid, "sid": sid })
-}
-
-fn chat(pid: &str, message: &str) -> Value {
-    json!({ "pid": pid, "message": message })
-}
 
 /// Connections moved so far.
 fn moved(s: &TestServer) -> u64 {
@@ -61,13 +53,6 @@ fn until_moved(s: &TestServer, min: usize, mut attempt: impl FnMut(usize)) -> us
         s.handle().stats()
     );
     n
-}
-
-/// Connects `pid` to `sid` with a header token and reads its `Chat` welcome.
-fn join_chat(s: &TestServer, pid: &str, sid: &str) -> Ws {
-    let mut ws = connect(s.addr, Auth::Header(&s.token(pid, sid)));
-    assert_eq!(recv_json(&mut ws), welcome(pid, sid));
-    ws
 }
 
 #[test]

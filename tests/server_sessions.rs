@@ -13,8 +13,8 @@
 mod common;
 
 use common::{
-    Auth, Event, Mode, TestServer, both_modes, connect, expect_close, expect_result_then_close,
-    now, poll, read_until_close, recv_json, send_text, start_in,
+    Auth, Event, Mode, both_modes, chat, connect, expect_close, expect_result_then_close,
+    join_chat, now, poll, read_until_close, recv_json, send_text, start_in, welcome,
 };
 use jwt_game_server::demo::Chat;
 use jwt_game_server::{Ctx, Game, Message, NoClaims, Player, TokenSpec};
@@ -34,29 +34,14 @@ both_modes! {
     same_session_id_under_two_tenants_is_two_sessions,
 }
 
-fn welcome(pid: &str, sid: &str) -> Value {
-    json!({ "type": "welcome", "pid": pid, "sid": sid })
-}
-
-fn chat(pid: &str, message: &str) -> Value {
-    json!({ "pid": pid, "message": message })
-}
-
-/// Connects `pid` to `sid` with a header token and reads its welcome.
-fn join(s: &TestServer, pid: &str, sid: &str) -> common::Ws {
-    let mut ws = connect(s.addr, Auth::Header(&s.token(pid, sid)));
-    assert_eq!(recv_json(&mut ws), welcome(pid, sid));
-    ws
-}
-
 fn end_message(result: &Value) -> String {
     json!({ "type": "end", "result": result }).to_string()
 }
 
 fn two_players_exchange_messages(mode: Mode) {
     let s = start_in::<Chat>(mode, |b| b);
-    let mut alice = join(&s, "alice", "room-1");
-    let mut bob = join(&s, "bob", "room-1");
+    let mut alice = join_chat(&s, "alice", "room-1");
+    let mut bob = join_chat(&s, "bob", "room-1");
     send_text(&mut alice, "hi bob");
     assert_eq!(recv_json(&mut alice), chat("alice", "hi bob"));
     assert_eq!(recv_json(&mut bob), chat("alice", "hi bob"));
@@ -67,8 +52,8 @@ fn two_players_exchange_messages(mode: Mode) {
 
 fn sessions_are_isolated_from_each_other(mode: Mode) {
     let s = start_in::<Chat>(mode, |b| b);
-    let mut alice = join(&s, "alice", "room-a");
-    let mut bob = join(&s, "bob", "room-b");
+    let mut alice = join_chat(&s, "alice", "room-a");
+    let mut bob = join_chat(&s, "bob", "room-b");
     send_text(&mut alice, "only for room a");
     send_text(&mut bob, "only for room b");
     assert_eq!(recv_json(&mut alice), chat("alice", "only for room a"));
@@ -77,10 +62,10 @@ fn sessions_are_isolated_from_each_other(mode: Mode) {
 
 fn second_connection_of_a_player_replaces_the_first(mode: Mode) {
     let s = start_in::<Chat>(mode, |b| b);
-    let mut old = join(&s, "alice", "room-dup");
-    let mut bob = join(&s, "bob", "room-dup");
+    let mut old = join_chat(&s, "alice", "room-dup");
+    let mut bob = join_chat(&s, "bob", "room-dup");
     // A fresh token for the same (session, player): the newer connection continues.
-    let mut new = join(&s, "alice", "room-dup");
+    let mut new = join_chat(&s, "alice", "room-dup");
     expect_close(&mut old, 4000, "replaced");
     send_text(&mut new, "still me");
     assert_eq!(recv_json(&mut new), chat("alice", "still me"));
@@ -91,7 +76,7 @@ fn session_end_gives_every_participant_its_own_result_token(mode: Mode) {
     let s = start_in::<Chat>(mode, |b| b);
     let sid = "room-end";
     let pids = ["alice", "bob", "carol"];
-    let mut sockets: Vec<_> = pids.iter().map(|p| join(&s, p, sid)).collect();
+    let mut sockets: Vec<_> = pids.iter().map(|p| join_chat(&s, p, sid)).collect();
     let result = json!({ "winner": "bob", "scores": { "alice": 1, "bob": 3, "carol": 2 } });
     send_text(&mut sockets[0], &end_message(&result));
     let mut jtis = Vec::new();
@@ -108,8 +93,8 @@ fn session_end_gives_every_participant_its_own_result_token(mode: Mode) {
 fn late_joiner_gets_its_result_token(mode: Mode) {
     let s = start_in::<Chat>(mode, |b| b);
     let sid = "room-late";
-    let mut alice = join(&s, "alice", sid);
-    let mut bob = join(&s, "bob", sid);
+    let mut alice = join_chat(&s, "alice", sid);
+    let mut bob = join_chat(&s, "bob", sid);
     // Bob leaves before the end; he took part, so the archive holds his result too.
     bob.close(None).expect("close");
     let _ = read_until_close(&mut bob);
@@ -138,7 +123,7 @@ fn late_joiner_gets_its_result_token(mode: Mode) {
 fn player_who_never_joined_an_ended_session_gets_session_ended(mode: Mode) {
     let s = start_in::<Chat>(mode, |b| b);
     let sid = "room-closed";
-    let mut alice = join(&s, "alice", sid);
+    let mut alice = join_chat(&s, "alice", sid);
     send_text(&mut alice, &end_message(&json!("done")));
     let _ = expect_result_then_close(&mut alice, 1000, "session_complete");
     let t = s.token("mallory", sid);

@@ -828,3 +828,20 @@ pub fn shutdown_and_expect_results<P: AsRef<str>, S: AsRef<str>>(
         "nothing listens after shutdown"
     );
 }
+
+/// The demo `Chat` game's welcome to `pid` in `sid`.
+pub fn welcome(pid: &str, sid: &str) -> Value {
+    json!({ "type": "welcome", "pid": pid, "sid": sid })
+}
+
+/// The demo `Chat` game's broadcast of `message` from `pid`.
+pub fn chat(pid: &str, message: &str) -> Value {
+    json!({ "pid": pid, "message": message })
+}
+
+/// Connects `pid` to `sid` of a `Chat` server with a header token and reads its welcome.
+pub fn join_chat(s: &TestServer, pid: &str, sid: &str) -> Ws {
+    let mut ws = connect(s.addr, Auth::Header(&s.token(pid, sid)));
+    assert_eq!(recv_json(&mut ws), welcome(pid, sid));
+    ws
+}
