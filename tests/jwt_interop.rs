@@ -54,6 +54,24 @@ fn foreign_claims() -> Claims {
 }
 
 /// PKCS#8 v1 DER of an Ed25519 seed (RFC 8410), as `jsonwebtoken` expects for signing.
+/// A jsonwebtoken header for `alg` naming the HS256 test key.
+fn hs_header(alg: jsonwebtoken::Algorithm) -> Header {
+    Header {
+        kid: Some(HS_KID.into()),
+        ..Header::new(alg)
+    }
+}
+
+/// `foreign_claims()` signed by the jsonwebtoken crate with the HS test secret under `header`.
+fn hs_token(header: Header) -> String {
+    jsonwebtoken::encode(
+        &header,
+        &foreign_claims(),
+        &EncodingKey::from_secret(HS_SECRET),
+    )
+    .unwrap()
+}
+
 fn ed_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
     let mut der = unhex("302e020100300506032b657004220420");
     der.extend_from_slice(seed);
@@ -87,16 +105,7 @@ fn validation(alg: jsonwebtoken::Algorithm) -> Validation {
 
 #[test]
 fn hs256_token_from_jsonwebtoken_verifies() {
-    let header = Header {
-        kid: Some(HS_KID.into()),
-        ..Header::new(jsonwebtoken::Algorithm::HS256)
-    };
-    let token = jsonwebtoken::encode(
-        &header,
-        &foreign_claims(),
-        &EncodingKey::from_secret(HS_SECRET),
-    )
-    .unwrap();
+    let token = hs_token(hs_header(jsonwebtoken::Algorithm::HS256));
     let verifier = Verifier::<Extra>::new(both_keys(), spec()).unwrap();
     let verified = verifier.verify(&token, NOW).unwrap();
     assert_eq!(verified.player(), "alice");
@@ -112,12 +121,7 @@ fn hs256_token_from_jsonwebtoken_verifies() {
 fn hs256_token_from_jsonwebtoken_without_typ_or_kid_verifies_with_a_lone_key() {
     let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
     header.typ = None;
-    let token = jsonwebtoken::encode(
-        &header,
-        &foreign_claims(),
-        &EncodingKey::from_secret(HS_SECRET),
-    )
-    .unwrap();
+    let token = hs_token(header);
     let keys = Keys::new().with_hs256(None, HS_SECRET).unwrap();
     let verifier = Verifier::<NoClaims>::new(keys, spec()).unwrap();
     assert_eq!(verifier.verify(&token, NOW).unwrap().player(), "alice");
@@ -158,32 +162,14 @@ fn integer_ids_from_jsonwebtoken_are_normalised() {
 
 #[test]
 fn expired_jsonwebtoken_token_is_rejected_with_token_expired() {
-    let header = Header {
-        kid: Some(HS_KID.into()),
-        ..Header::new(jsonwebtoken::Algorithm::HS256)
-    };
-    let token = jsonwebtoken::encode(
-        &header,
-        &foreign_claims(),
-        &EncodingKey::from_secret(HS_SECRET),
-    )
-    .unwrap();
+    let token = hs_token(hs_header(jsonwebtoken::Algorithm::HS256));
     let err = verifier(spec()).verify(&token, NOW + 631).unwrap_err();
     assert_eq!(err.code(), "token_expired");
 }
 
 #[test]
 fn jsonwebtoken_hs384_token_is_rejected_with_invalid_algorithm() {
-    let header = Header {
-        kid: Some(HS_KID.into()),
-        ..Header::new(jsonwebtoken::Algorithm::HS384)
-    };
-    let token = jsonwebtoken::encode(
-        &header,
-        &foreign_claims(),
-        &EncodingKey::from_secret(HS_SECRET),
-    )
-    .unwrap();
+    let token = hs_token(hs_header(jsonwebtoken::Algorithm::HS384));
     assert_eq!(
         err_code(verifier(spec()).verify(&token, NOW)),
         "invalid_algorithm"
