@@ -1590,26 +1590,7 @@ fn all_zero_eddsa_signature_is_rejected_with_signature_invalid() {
 // Key loading (ConfigError).
 // ---------------------------------------------------------------------------------------------
 
-/// The eight canonical encodings of points of order 1, 2, 4 and 8
-/// (from shared/test-vectors/ed25519-small-order.json).
-const SMALL_ORDER: [&str; 8] = [
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000080",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-];
-
-/// Encodings with y ≥ p (small order once reduced).
-const NON_CANONICAL: [&str; 4] = [
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-];
+include!("data/ed25519_bad_keys.rs");
 
 #[test]
 fn small_order_ed25519_keys_are_refused_by_with_ed25519() {
